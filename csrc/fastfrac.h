@@ -1,0 +1,115 @@
+/*
+ * fastfrac.h -- public C API of the fastfrac kernels.
+ *
+ * fastfrac replaces every element x of a float array by the fraction that
+ * CPython's Fraction(v).limit_denominator(max_den) returns, where v is either
+ * the decimal NumPy prints for x (FF_MODE_DECIMAL) or x's exact binary value
+ * (FF_MODE_EXACT).  The full specification lives at the top of ff_serial.c.
+ *
+ * This header is plain C99 (plus the GCC/Clang __int128 extension used inside
+ * the implementation); nothing here depends on Python.
+ *
+ * Conventions shared by every batch entry point:
+ *   - arrays are contiguous, n elements, and never aliased with each other;
+ *   - inputs are finite (callers check for NaN and infinity first);
+ *   - the return value is n when every numerator fits the output type, or
+ *     else the index of the first element whose numerator does not (what the
+ *     outputs hold from that index on is unspecified).
+ */
+#ifndef FASTFRAC_H
+#define FASTFRAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Which rational number an element stands for. */
+typedef enum ff_mode {
+    FF_MODE_DECIMAL = 0, /* the shortest round-trip decimal NumPy's str() prints */
+    FF_MODE_EXACT = 1    /* the exact binary value, as Fraction(float(x)) */
+} ff_mode;
+
+/* Largest precision p accepted for each output type (10**p must stay below
+ * the type's maximum denominator for the bound to mean anything). */
+#define FF_MAX_P_I32 9
+#define FF_MAX_P_I64 18
+
+/* Largest denominator each output type can hold. */
+#define FF_MAX_DEN_I32 INT64_C(2147483647)
+#define FF_MAX_DEN_I64 INT64_C(9223372036854775807)
+
+/* ---- shortest round-trip digits (ff_shortest.c) ------------------------ */
+
+/* Writes |x| = digits * 10**exp10 with the fewest decimal digits that read
+ * back as x in x's own type; among candidates of that length the one closest
+ * to x, ties to an even last digit.  digits has no trailing zeros.
+ * Requires x finite and nonzero (the sign is ignored). */
+void ff_shortest_f32(float x, uint64_t *digits, int32_t *exp10);
+void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10);
+
+/* ---- the denominator bound (ff_serial.c) ------------------------------- */
+
+/* floor(T(10**p) / |x|) evaluated in x's type T, clamped to [1, cap];
+ * 1 when x == 0.  Requires 0 <= p <= FF_MAX_P_I64 and 1 <= cap. */
+int64_t ff_max_den_f32(float x, int p, int64_t cap);
+int64_t ff_max_den_f64(double x, int p, int64_t cap);
+
+void ff_max_denominator_f32(const float *x, size_t n, int p, int64_t cap, int64_t *out);
+void ff_max_denominator_f64(const double *x, size_t n, int p, int64_t cap, int64_t *out);
+
+/* ---- one element (ff_serial.c) ------------------------------------------ */
+
+/* Best approximation of one element with denominator <= max_den
+ * (1 <= max_den <= FF_MAX_DEN_I64).  Returns 0 and writes *num, *den when the
+ * numerator lies in [num_min, num_max]; returns 1 otherwise. */
+int ff_limit_f32(float x, int64_t max_den, ff_mode mode,
+                 int64_t num_min, int64_t num_max, int64_t *num, int64_t *den);
+int ff_limit_f64(double x, int64_t max_den, ff_mode mode,
+                 int64_t num_min, int64_t num_max, int64_t *num, int64_t *den);
+
+/* ---- batch kernels: the bound from p (approximate) ----------------------- */
+
+size_t ff_approximate_f32_i32(const float *x, size_t n, int p, ff_mode mode,
+                              int32_t *num, int32_t *den);
+size_t ff_approximate_f32_i64(const float *x, size_t n, int p, ff_mode mode,
+                              int64_t *num, int64_t *den);
+size_t ff_approximate_f64_i32(const double *x, size_t n, int p, ff_mode mode,
+                              int32_t *num, int32_t *den);
+size_t ff_approximate_f64_i64(const double *x, size_t n, int p, ff_mode mode,
+                              int64_t *num, int64_t *den);
+
+/* ---- batch kernels: an explicit bound per element (limit_denominator) ---- */
+
+/* max_den[i] must lie in [1, the output type's maximum denominator]. */
+size_t ff_limit_f32_i32(const float *x, const int64_t *max_den, size_t n, ff_mode mode,
+                        int32_t *num, int32_t *den);
+size_t ff_limit_f32_i64(const float *x, const int64_t *max_den, size_t n, ff_mode mode,
+                        int64_t *num, int64_t *den);
+size_t ff_limit_f64_i32(const double *x, const int64_t *max_den, size_t n, ff_mode mode,
+                        int32_t *num, int32_t *den);
+size_t ff_limit_f64_i64(const double *x, const int64_t *max_den, size_t n, ff_mode mode,
+                        int64_t *num, int64_t *den);
+
+/* ---- back to floats (ff_to_float.c) -------------------------------------- */
+
+/* num/den correctly rounded to the nearest double (ties to even).
+ * Requires den > 0. */
+double ff_ratio_to_f64(int64_t num, int64_t den);
+
+/* Python's round(v, digits - 1 - floor(log10(|v|))) bit for bit, with
+ * log10 from the C library; 0 (either sign) is returned as it is.
+ * Requires v finite and digits >= 1. */
+double ff_round_significant(double v, int digits);
+
+/* out[i] = ff_ratio_to_f64(num[i], den[i]), then, when digits > 0,
+ * ff_round_significant(out[i], digits).  Requires den[i] > 0. */
+void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FASTFRAC_H */

@@ -1,0 +1,390 @@
+/*
+ * ff_serial.c -- the reference kernel: best rational approximations, one
+ * element at a time, in plain C.
+ *
+ * This is the kernel every faster variant is checked against, the fallback
+ * on any CPU, and the baseline of the benchmarks.  Keep it simple and keep
+ * it serial.
+ *
+ * Specification
+ * =============
+ *
+ * Each element x (float32 or float64, finite) stands for an exact rational v:
+ *
+ *   FF_MODE_DECIMAL  v = the decimal that NumPy's str() prints for x: the
+ *                    shortest digit string that reads back as x in x's type,
+ *                    the closest such string to x, ties to an even last digit
+ *                    (ff_shortest.c).  float32 0.1 is 1/10 here.
+ *   FF_MODE_EXACT    v = the exact binary value of x, Fraction(float(x)).
+ *
+ * The answer for a bound max_den >= 1 is what CPython's
+ * Fraction(v).limit_denominator(max_den) returns:
+ *
+ *   - if v's denominator in lowest terms is <= max_den, v itself;
+ *   - otherwise the closer of two candidates: the last convergent p1/q1 of
+ *     v's continued fraction with q1 <= max_den, and the semiconvergent
+ *     (p0 + k p1) / (q0 + k q1) with the largest k that keeps its
+ *     denominator <= max_den.  Theorem (Lagrange; see Khinchin, "Continued
+ *     Fractions", ch. II): every best approximation of the second kind is a
+ *     convergent, and every best approximation of the first kind is a
+ *     convergent or a semiconvergent, so one of these two is the answer.
+ *   - Tie rule: when both candidates are equally far from v, CPython keeps
+ *     the convergent p1/q1.  With d the last remainder of the Euclidean
+ *     algorithm run on v = N/M, the test is the integer inequality
+ *     2 * d * (q0 + k q1) <= M (CPython 3.12's form; 3.11 compares the two
+ *     distances as Fractions, which is the same thing).
+ *   - The first partial quotient is a floor division, as Python's // is, so
+ *     the algorithm is not odd-symmetric: with max_den = 1, 0.5 -> 0/1 but
+ *     -0.5 -> -1/1.  We run the same steps on the signed value instead of
+ *     approximating |v| and restoring the sign.
+ *
+ * The bound of approximate(x, p): q = T(10**p) / |x| evaluated in x's type T
+ * (NumPy 2 evaluates the seed's `10**p / abs(x)` that way for a float32
+ * scalar), max_den = floor(q) clamped to [1, cap]; 1 when x == 0.
+ *
+ * Domain and arithmetic
+ * =====================
+ *
+ * v = N / M with M a power of ten (decimal) or of two (exact).  The search
+ * runs on N and M as unsigned 128-bit integers without reducing them first:
+ * a common factor g scales every remainder by g and leaves every partial
+ * quotient, convergent and the tie test unchanged.  Three classes of values:
+ *
+ *   - M > 2**127 (v below about 1e-21): TINY.  Then 1/|v| > 2 * max_den for
+ *     every max_den < 2**63, so the first partial quotient after the integer
+ *     part exceeds the bound and the candidates are 0/1 and +-1/max_den
+ *     (for negative v the quotients -1, 1 come first and lead to the same
+ *     pair); 0/1 is strictly closer.  The answer is 0/1.
+ *   - v an integer of 121 bits or more: HUGE.  Its numerator cannot fit
+ *     int64 whatever the bound, so the element is reported as an overflow.
+ *   - everything else fits: a non-integer v has |v| < 2**57, so every
+ *     convergent numerator |p| <= |v| q + 1 < 2**121 fits a signed 128-bit
+ *     integer and every denominator q <= max_den < 2**63 fits a uint64.
+ *
+ * Most steps of the common case (float32 weights, decimal mode) have N and M
+ * below 2**64, and the division takes the 64-bit path.
+ */
+#include <math.h>
+
+#include "ff_common.h"
+#include "ff_kernels.h"
+
+/* ---- powers of ten ------------------------------------------------------ */
+
+static const uint64_t FF_POW10_U64[20] = {
+    UINT64_C(1),
+    UINT64_C(10),
+    UINT64_C(100),
+    UINT64_C(1000),
+    UINT64_C(10000),
+    UINT64_C(100000),
+    UINT64_C(1000000),
+    UINT64_C(10000000),
+    UINT64_C(100000000),
+    UINT64_C(1000000000),
+    UINT64_C(10000000000),
+    UINT64_C(100000000000),
+    UINT64_C(1000000000000),
+    UINT64_C(10000000000000),
+    UINT64_C(100000000000000),
+    UINT64_C(1000000000000000),
+    UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000),
+    UINT64_C(1000000000000000000),
+    UINT64_C(10000000000000000000),
+};
+
+/* 10**p rounded to the element type: the compiler rounds each decimal
+ * literal correctly, which is what converting the exact integer does. */
+static const float FF_POW10_F32[FF_MAX_P_I64 + 1] = {
+    1e0f,  1e1f,  1e2f,  1e3f,  1e4f,  1e5f,  1e6f,  1e7f,  1e8f,  1e9f,
+    1e10f, 1e11f, 1e12f, 1e13f, 1e14f, 1e15f, 1e16f, 1e17f, 1e18f,
+};
+static const double FF_POW10_F64[FF_MAX_P_I64 + 1] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+};
+
+ff_u128 ff_pow10_u128(int k) {
+    assert(0 <= k && k <= 38);
+    if (k <= 19) return FF_POW10_U64[k];
+    return (ff_u128)FF_POW10_U64[k - 19] * FF_POW10_U64[19];
+}
+
+/* ---- the bound ---------------------------------------------------------- */
+
+/* floor(q) clamped to [1, cap]; requires q >= 0 or q = +inf, cap >= 1. */
+static int64_t ff_clamp_bound(double q, int64_t cap) {
+    assert(q >= 0.0 && cap >= 1);
+    /* Every double >= 2**63 - 1 is >= 2**63; (int64_t)q would be undefined. */
+    if (q >= 9223372036854775808.0) return cap;
+    int64_t f = (int64_t)q; /* truncation is floor for q >= 0 */
+    if (f < 1) return 1;
+    return f > cap ? cap : f;
+}
+
+int64_t ff_max_den_f32(float x, int p, int64_t cap) {
+    assert(0 <= p && p <= FF_MAX_P_I64);
+    if (x == 0.0f) return 1;
+    /* The assignment rounds to float even where FLT_EVAL_METHOD != 0. */
+    float q = FF_POW10_F32[p] / fabsf(x);
+    return ff_clamp_bound((double)q, cap);
+}
+
+int64_t ff_max_den_f64(double x, int p, int64_t cap) {
+    assert(0 <= p && p <= FF_MAX_P_I64);
+    if (x == 0.0) return 1;
+    double q = FF_POW10_F64[p] / fabs(x);
+    return ff_clamp_bound(q, cap);
+}
+
+void ff_max_denominator_f32(const float *x, size_t n, int p, int64_t cap, int64_t *out) {
+    for (size_t i = 0; i < n; ++i) out[i] = ff_max_den_f32(x[i], p, cap);
+}
+
+void ff_max_denominator_f64(const double *x, size_t n, int p, int64_t cap, int64_t *out) {
+    for (size_t i = 0; i < n; ++i) out[i] = ff_max_den_f64(x[i], p, cap);
+}
+
+/* ---- exact value of an element ------------------------------------------ */
+
+typedef enum ff_class { FF_FITS, FF_TINY, FF_HUGE } ff_class;
+
+/* |v| = N / M for the magnitude of a nonzero element. */
+typedef struct ff_ratio {
+    ff_u128 N, M;
+} ff_ratio;
+
+/* |v| = m * 2**e, m > 0.  Classifies and fills r (see "Domain" above). */
+static ff_class ff_ratio_from_binary(uint64_t m, int e, ff_ratio *r) {
+    assert(m > 0);
+    if (e >= 0) {
+        if (ff_bit_length_u64(m) + e > 120) return FF_HUGE;
+        r->N = (ff_u128)m << e;
+        r->M = 1;
+        return FF_FITS;
+    }
+    if (-e > 127) return FF_TINY; /* m < 2**53, so |v| < 2**-74 */
+    r->N = m;
+    r->M = (ff_u128)1 << -e;
+    return FF_FITS;
+}
+
+/* |v| = D * 10**E, 0 < D < 10**17.  Classifies and fills r. */
+static ff_class ff_ratio_from_decimal(uint64_t D, int E, ff_ratio *r) {
+    assert(D > 0 && D < FF_POW10_U64[17]);
+    if (E >= 0) {
+        if (E > 19) return FF_HUGE; /* >= 10**20 > 2**64 */
+        r->N = (ff_u128)D * FF_POW10_U64[E];
+        r->M = 1;
+        return FF_FITS;
+    }
+    if (-E > 38) return FF_TINY; /* D < 10**17, so |v| < 1e-21 */
+    r->N = D;
+    r->M = ff_pow10_u128(-E);
+    return FF_FITS;
+}
+
+/* Splits a nonzero finite float into m * 2**e. */
+static void ff_binary_f32(float x, uint64_t *m, int *e) {
+    uint32_t b = ff_bits_f32(x);
+    uint32_t biased = (b >> 23) & 0xffu, frac = b & 0x7fffffu;
+    assert(biased != 0xffu && (biased | frac) != 0);
+    *m = biased ? (frac | (UINT32_C(1) << 23)) : frac; /* subnormal: no hidden bit */
+    *e = (biased ? (int)biased : 1) - 150;
+}
+
+static void ff_binary_f64(double x, uint64_t *m, int *e) {
+    uint64_t b = ff_bits_f64(x);
+    uint64_t biased = (b >> 52) & 0x7ffu, frac = b & UINT64_C(0xfffffffffffff);
+    assert(biased != 0x7ffu && (biased | frac) != 0);
+    *m = biased ? (frac | (UINT64_C(1) << 52)) : frac;
+    *e = (biased ? (int)biased : 1) - 1075;
+}
+
+static ff_class ff_ratio_f32(float x, ff_mode mode, ff_ratio *r) {
+    if (mode == FF_MODE_DECIMAL) {
+        uint64_t digits;
+        int32_t exp10;
+        ff_shortest_f32(x, &digits, &exp10);
+        return ff_ratio_from_decimal(digits, exp10, r);
+    }
+    uint64_t m;
+    int e;
+    ff_binary_f32(x, &m, &e);
+    return ff_ratio_from_binary(m, e, r);
+}
+
+static ff_class ff_ratio_f64(double x, ff_mode mode, ff_ratio *r) {
+    if (mode == FF_MODE_DECIMAL) {
+        uint64_t digits;
+        int32_t exp10;
+        ff_shortest_f64(x, &digits, &exp10);
+        return ff_ratio_from_decimal(digits, exp10, r);
+    }
+    uint64_t m;
+    int e;
+    ff_binary_f64(x, &m, &e);
+    return ff_ratio_from_binary(m, e, r);
+}
+
+/* ---- the continued-fraction search --------------------------------------- */
+
+/* a / b and a % b, with the cheap 64-bit instruction when a fits it.
+ * Requires b > 0. */
+static inline ff_u128 ff_divmod_u128(ff_u128 a, ff_u128 b, ff_u128 *rem) {
+    assert(b > 0);
+    if ((a >> 64) == 0) {
+        uint64_t a64 = (uint64_t)a, b64 = (uint64_t)b; /* b <= a or the quotient is 0 */
+        if ((b >> 64) != 0) {
+            *rem = a;
+            return 0;
+        }
+        *rem = a64 % b64;
+        return a64 / b64;
+    }
+    *rem = a % b;
+    return a / b;
+}
+
+/* CPython's Fraction.limit_denominator on v = (negative ? -N : N) / M.
+ * Requires M > 0, N < 2**121, N / M < 2**57 unless M == 1, 1 <= max_den < 2**63.
+ * Writes the answer as *p / *q with *q >= 1. */
+static void ff_best_approximation(int negative, ff_u128 N, ff_u128 M, uint64_t max_den,
+                                  ff_i128 *p, uint64_t *q) {
+    assert(M > 0 && max_den >= 1 && max_den <= (uint64_t)INT64_MAX);
+    assert(ff_bit_length_u128(N) <= 120);
+
+    /* Step 1: the integer part a0 = floor(v) and the remainder r = v - a0 (times M),
+     * with Python's floor semantics for negative v. */
+    ff_u128 r;
+    ff_u128 whole = ff_divmod_u128(N, M, &r);
+    ff_i128 a0 = (ff_i128)whole;
+    if (negative) {
+        a0 = -a0;
+        if (r != 0) {
+            a0 -= 1;
+            r = M - r;
+        }
+    }
+
+    /* Convergents p0/q0 = 1/0 and p1/q1 = a0/1 (CPython's first iteration,
+     * which never stops because max_den >= 1). */
+    ff_i128 p0 = 1, p1 = a0;
+    uint64_t q0 = 0, q1 = 1;
+    ff_u128 n = M, d = r;
+
+    /* Step 2: Euclid on (n, d) while the next convergent's denominator fits. */
+    while (d != 0) {
+        ff_u128 rem;
+        ff_u128 a = ff_divmod_u128(n, d, &rem);
+        if (a > max_den) break; /* then q0 + a*q1 > max_den since q1 >= 1 */
+        ff_u128 q2 = q0 + a * q1; /* < 2**127: a, q1 < 2**63 */
+        if (q2 > max_den) break;
+        ff_i128 p2 = p0 + (ff_i128)a * p1;
+        p0 = p1;
+        q0 = q1;
+        p1 = p2;
+        q1 = (uint64_t)q2;
+        n = d;
+        d = rem;
+    }
+
+    /* Step 3: v itself fits the bound (the expansion ended). */
+    if (d == 0) {
+        *p = p1;
+        *q = q1;
+        return;
+    }
+
+    /* Step 4: the semiconvergent with the largest admissible k, and the tie
+     * rule: keep p1/q1 when 2*d*qk <= M, i.e. d <= floor(floor(M/2) / qk). */
+    uint64_t k = (max_den - q0) / q1;
+    uint64_t qk = q0 + k * q1;
+    if (d <= (M >> 1) / qk) {
+        *p = p1;
+        *q = q1;
+    } else {
+        *p = p0 + (ff_i128)k * p1;
+        *q = qk;
+    }
+}
+
+/* The whole answer for one element, from its class.  Returns 0 and writes
+ * *num, *den when the numerator lies in [num_min, num_max], else 1. */
+static int ff_answer(int negative, ff_class cls, const ff_ratio *r, int64_t max_den,
+                     int64_t num_min, int64_t num_max, int64_t *num, int64_t *den) {
+    if (cls == FF_HUGE) return 1;
+    if (cls == FF_TINY) {
+        *num = 0;
+        *den = 1;
+        return 0;
+    }
+    ff_i128 p;
+    uint64_t q;
+    ff_best_approximation(negative, r->N, r->M, (uint64_t)max_den, &p, &q);
+    if (p < num_min || p > num_max) return 1;
+    *num = (int64_t)p;
+    *den = (int64_t)q;
+    return 0;
+}
+
+int ff_limit_f32(float x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
+                 int64_t *num, int64_t *den) {
+    assert(max_den >= 1);
+    if (x == 0.0f) { /* -0.0 too: Fraction(0) is 0/1 */
+        *num = 0;
+        *den = 1;
+        return 0;
+    }
+    ff_ratio r;
+    ff_class cls = ff_ratio_f32(x, mode, &r);
+    return ff_answer(x < 0.0f, cls, &r, max_den, num_min, num_max, num, den);
+}
+
+int ff_limit_f64(double x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
+                 int64_t *num, int64_t *den) {
+    assert(max_den >= 1);
+    if (x == 0.0) {
+        *num = 0;
+        *den = 1;
+        return 0;
+    }
+    ff_ratio r;
+    ff_class cls = ff_ratio_f64(x, mode, &r);
+    return ff_answer(x < 0.0, cls, &r, max_den, num_min, num_max, num, den);
+}
+
+/* ---- batch kernels -------------------------------------------------------- */
+
+/* One definition of each batch loop, stamped out per (float type, int type):
+ * the loops are identical but for the types and the bound. */
+#define FF_DEFINE_BATCH(FT, IT, NUM_MIN, NUM_MAX, CAP)                                        \
+    size_t ff_approximate_##FT##_##IT##_serial(const ff_##FT *x, size_t n, int p,               \
+                                               ff_mode mode, ff_##IT *num, ff_##IT *den) {      \
+        for (size_t i = 0; i < n; ++i) {                                                     \
+            int64_t a, b;                                                                    \
+            if (ff_limit_##FT(x[i], ff_max_den_##FT(x[i], p, CAP), mode, NUM_MIN, NUM_MAX, &a, \
+                              &b))                                                           \
+                return i;                                                                    \
+            num[i] = (ff_##IT)a;                                                             \
+            den[i] = (ff_##IT)b;                                                             \
+        }                                                                                    \
+        return n;                                                                            \
+    }                                                                                        \
+    size_t ff_limit_##FT##_##IT##_serial(const ff_##FT *x, const int64_t *max_den, size_t n,    \
+                                         ff_mode mode, ff_##IT *num, ff_##IT *den) {            \
+        for (size_t i = 0; i < n; ++i) {                                                     \
+            int64_t a, b;                                                                    \
+            assert(max_den[i] >= 1 && max_den[i] <= (CAP));                                  \
+            if (ff_limit_##FT(x[i], max_den[i], mode, NUM_MIN, NUM_MAX, &a, &b)) return i;   \
+            num[i] = (ff_##IT)a;                                                             \
+            den[i] = (ff_##IT)b;                                                             \
+        }                                                                                    \
+        return n;                                                                            \
+    }
+
+FF_DEFINE_BATCH(f32, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
+FF_DEFINE_BATCH(f32, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)
+FF_DEFINE_BATCH(f64, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
+FF_DEFINE_BATCH(f64, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)

@@ -1,0 +1,142 @@
+"""Argument checking for the public API: clear errors before any work is done.
+
+Everything the C kernels receive passes through here, so they can assume
+one-dimensional, C-contiguous, native-order arrays of the right dtype.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from fastfrac._types import OutputLimits, output_limits
+
+__all__ = ["as_floats", "check_finite", "check_mode", "check_p", "as_bounds", "as_ints", "flat"]
+
+_FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _where(shape: tuple[int, ...], flat_index: int) -> tuple[int, ...]:
+    """The C-order index tuple of a flat position."""
+    return tuple(int(i) for i in np.unravel_index(flat_index, shape)) if shape else ()
+
+
+def as_floats(x: Any, name: str = "x") -> np.ndarray:
+    """x as a float32 or float64 array in native byte order (not yet flattened).
+
+    NumPy arrays and scalars keep their float type and must be float32 or
+    float64; anything else (lists, Python numbers) is converted to float64.
+    """
+    if isinstance(x, (np.ndarray, np.generic)):
+        arr = np.asarray(x)
+        if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in _FLOAT_TYPES:
+            return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+        hint = (
+            " (float16 and bfloat16 are not supported yet; convert with .astype(numpy.float32))"
+            if arr.dtype.kind == "f" or "bfloat16" in str(arr.dtype)
+            else ""
+        )
+        raise TypeError(f"{name} must be a float32 or float64 array, not {arr.dtype}{hint}")
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be numbers, not {type(x).__name__}")
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be real numbers convertible to float64: {exc}") from None
+
+
+def check_finite(arr: np.ndarray, name: str = "x") -> None:
+    """ValueError naming how many elements are NaN or infinite and where the first is."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        first = int(np.argmin(finite.reshape(-1, order="C")))
+        value = arr.reshape(-1, order="C")[first]
+        raise ValueError(
+            f"{name} has {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
+            f"the first is {value} at index {_where(arr.shape, first)}"
+        )
+
+
+def check_mode(mode: Any) -> bool:
+    """True for ``"exact"``, False for ``"decimal"``; ValueError otherwise."""
+    if mode not in ("decimal", "exact"):
+        raise ValueError(f"mode must be 'decimal' or 'exact', not {mode!r}")
+    return mode == "exact"
+
+
+def check_p(p: Any, limits: OutputLimits) -> int:
+    """p as an int in 0..limits.max_p; ValueError otherwise."""
+    try:
+        if isinstance(p, bool):
+            raise TypeError
+        value = operator.index(p)
+    except TypeError:
+        raise ValueError(f"p must be an integer, not {p!r}") from None
+    if not 0 <= value <= limits.max_p:
+        raise ValueError(
+            f"p must lie in 0..{limits.max_p} for {limits.dtype.name} output, not {value}"
+            + (" (use dtype=numpy.int64 for up to 18)" if limits.max_p < 18 else "")
+        )
+    return value
+
+
+def as_ints(v: Any, name: str) -> np.ndarray:
+    """v as an int64 array; TypeError for non-integer input, ValueError past int64."""
+    if isinstance(v, (np.ndarray, np.generic)):
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be integers, not {arr.dtype}")
+        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{name} has values above int64's maximum")
+        return arr.astype(np.int64, copy=False)
+    try:
+        arr = np.asarray(v)
+    except OverflowError:
+        raise ValueError(f"{name} has values outside int64") from None
+    if arr.dtype == object:
+        raise ValueError(f"{name} has values outside int64 or that are not integers")
+    if arr.dtype.kind not in "iub" or arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be integers, not {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} has values above int64's maximum")
+    return arr.astype(np.int64, copy=False)
+
+
+def as_bounds(max_den: Any, limits: OutputLimits) -> np.ndarray:
+    """Explicit denominator bounds as int64, each in [1, limits.max_den]."""
+    bounds = as_ints(max_den, "max_den")
+    if bounds.size:
+        low, high = int(bounds.min()), int(bounds.max())
+        if low < 1:
+            raise ValueError(f"max_den must be >= 1, got {low}")
+        if high > limits.max_den:
+            raise ValueError(
+                f"max_den {high} is above {limits.dtype.name}'s maximum denominator "
+                f"{limits.max_den}" + (" (use dtype=numpy.int64)" if limits.max_den < 2**63 - 1 else "")
+            )
+    return bounds
+
+
+def flat(arr: np.ndarray) -> np.ndarray:
+    """A one-dimensional C-order contiguous view or copy."""
+    return np.ascontiguousarray(arr).reshape(-1)
+
+
+def raise_overflow(x: np.ndarray, flat_index: int, limits: OutputLimits) -> None:
+    """The ValueError for a numerator that does not fit the output type."""
+    value = x.reshape(-1, order="C")[flat_index]
+    advice = (
+        "use dtype=numpy.int64"
+        if limits.dtype == np.int32
+        else "no supported output type holds it"
+    )
+    raise ValueError(
+        f"the numerator for the element {value} at index {_where(x.shape, flat_index)} "
+        f"does not fit {limits.dtype.name}; {advice}"
+    )
+
+
+__all__ += ["raise_overflow", "output_limits"]

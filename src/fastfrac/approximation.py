@@ -1,0 +1,199 @@
+"""The public array API: best rational approximations of float arrays, in C.
+
+All four functions check their arguments here and hand flat, contiguous
+arrays to the compiled kernels (:mod:`fastfrac._core`); the GIL is released
+while the kernels run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from fastfrac import _core
+from fastfrac._inputs import (
+    as_bounds,
+    as_floats,
+    as_ints,
+    check_finite,
+    check_mode,
+    check_p,
+    flat,
+    raise_overflow,
+)
+from fastfrac._types import Fractions, output_limits
+
+__all__ = ["approximate", "limit_denominator", "max_denominator", "to_float"]
+
+Mode = Literal["decimal", "exact"]
+
+
+def approximate(
+    x: Any, p: int, *, mode: Mode = "decimal", dtype: Any = np.int32
+) -> Fractions:
+    """Best rational approximation of every element, with the bound 10**p / |x|.
+
+    Element ``x`` becomes the fraction that
+    ``Fraction(str(x)).limit_denominator(max_den)`` returns, with
+    ``max_den = floor(T(10**p) / |x|)`` computed in x's float type T and
+    clamped to ``[1, max denominator of dtype]`` (1 when ``x == 0``).  The
+    clamp is the one departure from the plain Fraction expression: for
+    ``|x|`` below about ``10**p / 2**31`` the int32 result can differ; pass
+    ``dtype=numpy.int64`` to get the unclamped answer.
+
+    Parameters
+    ----------
+    x : array_like
+        float32 or float64 array of any shape and layout; lists and Python
+        numbers are converted to float64.  Must be finite.
+    p : int
+        Precision, 0..9 for int32 output, 0..18 for int64.
+    mode : {"decimal", "exact"}
+        ``"decimal"`` approximates the shortest decimal NumPy prints for each
+        element (so float32 0.1 is 1/10); ``"exact"`` the exact binary value.
+    dtype : numpy.int32 or numpy.int64
+        Type of the returned arrays.
+
+    Returns
+    -------
+    Fractions
+        Named tuple ``(num, den)`` of arrays of x's shape (C order); every
+        ``den >= 1`` and every fraction is in lowest terms.
+
+    Raises
+    ------
+    TypeError
+        x is not a float32/float64 array (integer, bool, complex, float16...)
+        or dtype is not int32/int64.
+    ValueError
+        x has NaN or infinity, p is out of range, or a numerator does not fit
+        dtype (the message names the first such index).
+
+    Examples
+    --------
+    >>> import numpy as np, fastfrac
+    >>> num, den = fastfrac.approximate(np.float32([0.1, 3.14159274, -0.5]), 2)
+    >>> num, den
+    (array([ 1, 22, -1], dtype=int32), array([10,  7,  2], dtype=int32))
+    >>> fastfrac.approximate(np.float32(0.1), 4, mode="exact")
+    Fractions(num=array(1, dtype=int32), den=array(10, dtype=int32))
+    """
+    limits = output_limits(dtype)
+    exact = check_mode(mode)
+    p = check_p(p, limits)
+    arr = as_floats(x)
+    check_finite(arr)
+    num, den, done = _core.approximate(flat(arr), p, exact, limits.dtype == np.int64)
+    if done != arr.size:
+        raise_overflow(arr, done, limits)
+    return Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
+
+
+def limit_denominator(
+    x: Any, max_den: Any, *, mode: Mode = "decimal", dtype: Any = np.int32
+) -> Fractions:
+    """``Fraction(value).limit_denominator(max_den)`` for every element.
+
+    Parameters
+    ----------
+    x : array_like
+        As for :func:`approximate`.
+    max_den : int or array_like of int
+        The bound, broadcast against x; each in ``[1, max denominator of
+        dtype]`` (2**31 - 1 for int32).  No silent clamping: a larger bound is
+        a ValueError.
+    mode, dtype
+        As for :func:`approximate`.
+
+    Returns
+    -------
+    Fractions
+        ``(num, den)`` with the broadcast shape of x and max_den.
+
+    Examples
+    --------
+    >>> import fastfrac
+    >>> fastfrac.limit_denominator([3.141592653589793], [113])
+    Fractions(num=array([355], dtype=int32), den=array([113], dtype=int32))
+    >>> fastfrac.limit_denominator([0.5, -0.5], 1)  # CPython's tie rule
+    Fractions(num=array([ 0, -1], dtype=int32), den=array([1, 1], dtype=int32))
+    """
+    limits = output_limits(dtype)
+    exact = check_mode(mode)
+    arr = as_floats(x)
+    bounds = as_bounds(max_den, limits)
+    try:
+        arr, bounds = np.broadcast_arrays(arr, bounds)
+    except ValueError:
+        raise ValueError(
+            f"max_den of shape {bounds.shape} does not broadcast against x of shape {arr.shape}"
+        ) from None
+    check_finite(arr)
+    num, den, done = _core.limit(flat(arr), flat(bounds), exact, limits.dtype == np.int64)
+    if done != arr.size:
+        raise_overflow(arr, done, limits)
+    return Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
+
+
+def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
+    """The bound :func:`approximate` uses for each element, as an int64 array.
+
+    ``floor(T(10**p) / |x|)`` in x's float type T, clamped to
+    ``[1, max denominator of dtype]``; 1 where ``x == 0``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastfrac
+    >>> fastfrac.max_denominator(np.float32([0.5, 0.0, 3e-9, 250.0]), 2)
+    array([       200,          1, 2147483647,          1])
+    >>> fastfrac.max_denominator(np.float32(3e-9), 2, dtype=np.int64)
+    array(33333333333)
+    """
+    limits = output_limits(dtype)
+    p = check_p(p, limits)
+    arr = as_floats(x)
+    check_finite(arr)
+    return _core.max_denominator(flat(arr), p, limits.max_den).reshape(arr.shape)
+
+
+def to_float(num: Any, den: Any, digits: int | None = None) -> np.ndarray:
+    """num/den as float64, correctly rounded; optionally to ``digits`` significant digits.
+
+    With ``digits=n`` each nonzero value v is then rounded exactly as
+    ``round(v, n - 1 - math.floor(math.log10(abs(v))))`` (the research
+    script's rounding; ties go to even on v's exact binary value).
+
+    Parameters
+    ----------
+    num, den : array_like of int
+        Broadcast together; every ``den >= 1``.
+    digits : int, optional
+        Significant digits to keep, >= 1.
+
+    Examples
+    --------
+    >>> import fastfrac
+    >>> fastfrac.to_float([22, 355], [7, 113])
+    array([3.14285714, 3.14159292])
+    >>> fastfrac.to_float([22, 355], [7, 113], digits=4)
+    array([3.143, 3.142])
+    """
+    a = as_ints(num, "num")
+    b = as_ints(den, "den")
+    if digits is not None:
+        if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)):
+            raise ValueError(f"digits must be a positive integer or None, not {digits!r}")
+        if digits < 1:
+            raise ValueError(f"digits must be >= 1, not {digits}")
+    try:
+        a, b = np.broadcast_arrays(a, b)
+    except ValueError:
+        raise ValueError(
+            f"num of shape {a.shape} and den of shape {b.shape} do not broadcast"
+        ) from None
+    if b.size and int(b.min()) <= 0:
+        raise ValueError(f"den must be >= 1, got {int(b.min())}")
+    # digits beyond 17 keep every double unchanged; cap so C's int cannot overflow.
+    n_digits = 0 if digits is None else min(int(digits), 1000)
+    return _core.to_float(flat(a), flat(b), n_digits).reshape(a.shape)

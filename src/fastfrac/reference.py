@@ -1,0 +1,144 @@
+"""The pure-Python oracle: fastfrac's semantics written with ``fractions.Fraction``.
+
+Every function here is a straightforward per-element loop, like the research
+script fastfrac replaces.  They define what the C kernels must return and are
+the baseline of the benchmarks; they are slow (about 10**5 values per second)
+and only lightly checked, so call :mod:`fastfrac` for real work.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastfrac import reference
+>>> reference.approximate(np.float32([0.1, 3.14159274]), 2)
+Fractions(num=array([ 1, 22], dtype=int32), den=array([10,  7], dtype=int32))
+>>> reference.to_float([22], [7], digits=4)
+array([3.143])
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from fastfrac._types import Fractions, output_limits
+
+__all__ = ["approximate", "limit_denominator", "max_denominator", "to_float", "element_value"]
+
+
+def element_value(x: np.floating, mode: str = "decimal") -> Fraction:
+    """The exact rational an element stands for.
+
+    ``"decimal"``: the decimal NumPy's ``str`` prints (the seed's choice);
+    ``"exact"``: the float's exact binary value.
+
+    >>> element_value(np.float32(0.1)), element_value(np.float32(0.1), "exact")
+    (Fraction(1, 10), Fraction(13421773, 134217728))
+    """
+    if mode == "decimal":
+        return Fraction(str(x))
+    if mode == "exact":
+        return Fraction(float(x))
+    raise ValueError(f"mode must be 'decimal' or 'exact', not {mode!r}")
+
+
+def _bound(x: np.floating, p: int, cap: int) -> int:
+    """The seed's ``int(10**p / abs(x))`` clamped to [1, cap]; 1 for x == 0."""
+    if x == 0:
+        return 1
+    with np.errstate(over="ignore", divide="ignore"):
+        q = 10**p / abs(x)  # NumPy 2 evaluates this in x's own float type
+    if math.isinf(q):
+        return cap
+    return min(max(int(q), 1), cap)
+
+
+def _elements(x: Any) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
+    """Per-element bound of the seed's rule, as an int64 array.
+
+    >>> max_denominator(np.float32([0.5, 0.0, 3e-9]), 2)
+    array([       200,          1, 2147483647])
+    """
+    arr = _elements(x)
+    cap = output_limits(dtype).max_den
+    out = [_bound(v, p, cap) for v in arr.reshape(-1)]
+    return np.array(out, dtype=np.int64).reshape(arr.shape)
+
+
+def _fractions(values: list[Fraction], shape: tuple[int, ...], dtype: Any) -> Fractions:
+    limits = output_limits(dtype)
+    for i, f in enumerate(values):
+        if not limits.num_min <= f.numerator <= limits.num_max:
+            raise ValueError(
+                f"numerator {f.numerator} at flat index {i} does not fit {limits.dtype.name}"
+            )
+    num = np.array([f.numerator for f in values], dtype=limits.dtype).reshape(shape)
+    den = np.array([f.denominator for f in values], dtype=limits.dtype).reshape(shape)
+    return Fractions(num, den)
+
+
+def limit_denominator(
+    x: Any, max_den: Any, *, mode: str = "decimal", dtype: Any = np.int32
+) -> Fractions:
+    """``Fraction(value).limit_denominator(max_den)`` for every element.
+
+    >>> limit_denominator([3.141592653589793], 113)
+    Fractions(num=array([355], dtype=int32), den=array([113], dtype=int32))
+    """
+    arr = _elements(x)
+    arr, bounds = np.broadcast_arrays(arr, np.asarray(max_den))
+    values = [
+        element_value(v, mode).limit_denominator(int(b))
+        for v, b in zip(arr.reshape(-1), bounds.reshape(-1))
+    ]
+    return _fractions(values, arr.shape, dtype)
+
+
+def approximate(x: Any, p: int, *, mode: str = "decimal", dtype: Any = np.int32) -> Fractions:
+    """The seed's expression, element by element:
+    ``Fraction(str(x)).limit_denominator(int(10**p / abs(x)))``, the bound
+    clamped to the output type.
+
+    >>> approximate(np.float32([0.333, -0.5]), 1)
+    Fractions(num=array([ 1, -1], dtype=int32), den=array([3, 2], dtype=int32))
+    """
+    arr = _elements(x)
+    cap = output_limits(dtype).max_den
+    values = [
+        element_value(v, mode).limit_denominator(_bound(v, p, cap)) for v in arr.reshape(-1)
+    ]
+    return _fractions(values, arr.shape, dtype)
+
+
+def round_significant(v: float, digits: int) -> float:
+    """The seed's rounding to ``digits`` significant digits; 0 stays 0.
+
+    >>> round_significant(3.142857142857143, 4)
+    3.143
+    """
+    if v == 0:
+        return v
+    return round(v, digits - 1 - math.floor(math.log10(abs(v))))
+
+
+def to_float(num: Any, den: Any, digits: int | None = None) -> np.ndarray:
+    """``float(Fraction(n, d))``, then optionally :func:`round_significant`.
+
+    >>> to_float([1, -2], [3, 3])
+    array([ 0.33333333, -0.66666667])
+    """
+    a, b = np.broadcast_arrays(np.asarray(num), np.asarray(den))
+    out = []
+    for n, d in zip(a.reshape(-1), b.reshape(-1)):
+        v = float(Fraction(int(n), int(d)))
+        out.append(v if digits is None else round_significant(v, digits))
+    return np.array(out, dtype=np.float64).reshape(a.shape)
