@@ -1,0 +1,321 @@
+"""Approximate a Keras model's weights layer by layer, and store them as fractions.
+
+:func:`approximate_model` replaces every element x of the chosen layers'
+weights by the best rational approximation with the bound ``10**p / |x|``
+(:func:`fastfrac.approximate`), turns it back into a float rounded to a
+number of significant digits and returns a clone of the model carrying those
+weights, with a report of what it did.  :func:`save_fractions` writes the
+fractions themselves to a compressed container; :func:`load_fractions` reads
+it back.  The container format is described in :mod:`fastfrac._container`.
+
+Keras 3 with the TensorFlow backend; Functional and Sequential models.
+TensorFlow is imported only when a function needs it, so importing this
+module is cheap.
+
+Examples
+--------
+>>> import fastfrac.keras
+>>> fastfrac.keras.resolve_precision({"dense*": 2, "dense_1": 4}, ["conv1d", "dense", "dense_1"])
+{'dense': 2, 'dense_1': 4}
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import operator
+import os
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from fastfrac._container import FractionWeights, Tensor, decode, read, write
+from fastfrac._report import ApproximationReport, tensor_row
+from fastfrac._types import Fractions
+from fastfrac.approximation import approximate
+
+__all__ = [
+    "ApproximationReport",
+    "FractionWeights",
+    "approximate_model",
+    "load_fractions",
+    "resolve_precision",
+    "save_fractions",
+    "tensor_names",
+]
+
+Digits = int | Literal["2p", "exact"]
+
+# The largest p for int64 fractions (fastfrac.approximate's limit).
+_MAX_P = 18
+
+# Reports of the models approximate_model returned, so that save_fractions can
+# be handed the model itself; weak keys let the models be garbage-collected.
+_REPORTS: weakref.WeakKeyDictionary[Any, ApproximationReport] = weakref.WeakKeyDictionary()
+
+
+def _check_p(key: str, p: Any) -> int | None:
+    if p is None:
+        return None
+    try:
+        if isinstance(p, bool):
+            raise TypeError
+        value = operator.index(p)
+    except TypeError:
+        raise ValueError(f"precision for {key!r} must be an integer or None, not {p!r}") from None
+    if not 0 <= value <= _MAX_P:
+        raise ValueError(f"precision for {key!r} must lie in 0..{_MAX_P}, not {value}")
+    return value
+
+
+def resolve_precision(
+    precision: int | Mapping[str, int | None], layer_names: Iterable[str]
+) -> dict[str, int]:
+    """Which p each layer gets: ``{layer name: p}`` for the layers to approximate.
+
+    Parameters
+    ----------
+    precision : int or mapping
+        An int applies to every layer named.  A mapping goes from a layer
+        name or an :func:`fnmatch.fnmatchcase` pattern to p (or None: keep
+        the layer).  An exact name wins over any pattern; among patterns the
+        first match in the mapping's order wins; unmatched layers are left
+        out.
+    layer_names : iterable of str
+        The candidate layers, in model order.
+
+    Raises
+    ------
+    ValueError
+        A key matches no layer (the message lists the layers), or a p is not
+        an integer in 0..18.
+
+    Examples
+    --------
+    >>> names = ["conv1d", "dense", "dense_1", "batch_normalization"]
+    >>> resolve_precision({"dense*": 2, "conv*": 3, "*": 1, "dense_1": None}, names)
+    {'conv1d': 3, 'dense': 2, 'batch_normalization': 1}
+    >>> resolve_precision(4, ["a", "b"])
+    {'a': 4, 'b': 4}
+    >>> resolve_precision({"lstm": 2}, names)
+    Traceback (most recent call last):
+    ...
+    ValueError: precision key 'lstm' matches no layer; the layers are: conv1d, dense, dense_1, batch_normalization
+    """
+    names = list(layer_names)
+    if not isinstance(precision, Mapping):
+        p = _check_p("every layer", precision)
+        return {} if p is None else dict.fromkeys(names, p)
+    checked = {str(key): _check_p(str(key), p) for key, p in precision.items()}
+    for key in checked:
+        if not any(fnmatch.fnmatchcase(name, key) for name in names):
+            raise ValueError(
+                f"precision key {key!r} matches no layer; the layers are: {', '.join(names)}"
+            )
+    chosen: dict[str, int] = {}
+    for name in names:
+        if name in checked:
+            p = checked[name]
+        else:
+            p = next((v for k, v in checked.items() if fnmatch.fnmatchcase(name, k)), None)
+        if p is not None:
+            chosen[name] = p
+    return chosen
+
+
+def _digits_for(digits: Digits, p: int) -> int | None:
+    """Significant digits for precision p; None means the exact value num/den."""
+    if digits == "2p":
+        return max(2 * p, 1)
+    if digits == "exact":
+        return None
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 1:
+        raise ValueError(f"digits must be '2p', 'exact' or an integer >= 1, not {digits!r}")
+    return int(digits)
+
+
+def tensor_names(layer: Any) -> list[str]:
+    """The names of a layer's weights inside it, in ``get_weights()`` order.
+
+    The variable's Keras path after the layer's own name (``kernel``,
+    ``forward_lstm/lstm_cell/kernel``); ``weight-<k>``, k
+    counting from 1, for every weight of the layer when a path lies outside
+    the layer or two names would clash.
+    """
+    paths = [str(getattr(w, "path", "")).split("/") for w in layer.weights]
+    # Paths may start with the scopes of enclosing models ("sequential/dense/kernel").
+    names = [
+        "/".join(parts[parts.index(layer.name) + 1 :]) for parts in paths if layer.name in parts
+    ]
+    if len(names) != len(paths) or len(set(names)) != len(names) or not all(names):
+        names = [f"weight-{k}" for k in range(1, len(paths) + 1)]
+    return names
+
+
+def _approximate_array(
+    w: np.ndarray, p: int, digits: int | None, mode: str
+) -> tuple[Fractions, np.ndarray, float]:
+    """(fractions, new values in w's float type, kernel seconds) for one weight array."""
+    # int64 output with its bound (up to 2**63 - 1) is the seed's unclamped
+    # int(10**p / |x|) for every |x| above about 10**p / 9.2e18; int32's clamp
+    # at 2**31 - 1 changes a few tiny weights (one in the seed model).  Measured
+    # on the seed model, int64 costs no more kernel time than int32.
+    start = time.perf_counter()
+    fractions = approximate(w, p, mode=mode, dtype=np.int64)  # type: ignore[arg-type]
+    values = decode(fractions, digits, w.dtype)
+    return fractions, values, time.perf_counter() - start
+
+
+def approximate_model(
+    model: Any,
+    precision: int | Mapping[str, int | None],
+    *,
+    digits: Digits = "2p",
+    mode: Literal["decimal", "exact"] = "decimal",
+) -> tuple[Any, ApproximationReport]:
+    """A copy of ``model`` whose chosen layers' weights are rational approximations.
+
+    Every element x of a chosen layer's float weights becomes
+    ``Fraction(str(x)).limit_denominator(int(10**p / |x|))`` (computed by
+    :func:`fastfrac.approximate` with int64 output, so the bound is not
+    clamped), then that fraction as a float rounded to ``digits``
+    significant digits, stored as the weight's own float type (float32).
+    With the seed's map this is bit-identical to the seed's pure-Python
+    pipeline.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Functional or Sequential Keras 3 model (TensorFlow backend).
+        It is not modified.
+    precision : int or mapping
+        ``{layer name or fnmatch pattern: p}``, or an int for every layer
+        with weights; see :func:`resolve_precision` for the rules.  Only
+        top-level layers are named; a wrapper such as ``Bidirectional`` is
+        approximated as a whole.
+    digits : {"2p", "exact"} or int
+        Significant digits kept: ``"2p"`` (2p, at least 1; the seed's
+        choice), an int >= 1 for every layer, or ``"exact"`` for num/den
+        itself.
+    mode : {"decimal", "exact"}
+        The value approximated: NumPy's shortest decimal of each weight (the
+        seed's ``str(x)``) or its exact binary value.
+
+    Returns
+    -------
+    approximated : keras.Model
+        ``keras.models.clone_model(model)`` carrying the new weights (not
+        compiled; compile it to train or ``evaluate`` it).
+    report : ApproximationReport
+        One row per weight array (approximated or kept) and totals.
+
+    Raises
+    ------
+    ValueError
+        Unknown precision key, bad p or digits, an unbuilt model, or a
+        weight that is not finite.
+
+    Examples
+    --------
+    Needs TensorFlow, hence skipped as a doctest:
+
+    >>> import keras, fastfrac.keras  # doctest: +SKIP
+    >>> keras.utils.set_random_seed(0)  # doctest: +SKIP
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])  # doctest: +SKIP
+    >>> small, report = fastfrac.keras.approximate_model(model, {"dense": 2})  # doctest: +SKIP
+    >>> print(report)  # doctest: +SKIP
+    layer  weight   shape  count  p  digits  max abs error  max rel error  bits/value  kernel ms
+    dense  kernel  (3, 2)      6  2       4       0.000208       0.000241       15.67       0.30
+    dense  bias      (2,)      2  2       4              0              0        2.00       0.07
+    total: 8 of 8 values in 2 of 2 arrays approximated; max abs error 0.000208, max rel error
+    0.000241, 12.25 bits/value, kernel 0.37 ms
+    """
+    import keras  # deferred: TensorFlow loads only when a model is approximated
+
+    if not getattr(model, "built", False):
+        raise ValueError("the model must be built (call it once or give it an Input) first")
+    if mode not in ("decimal", "exact"):
+        raise ValueError(f"mode must be 'decimal' or 'exact', not {mode!r}")
+    with_weights = [layer for layer in model.layers if layer.weights]
+    # A key may name any layer; an int p goes to the layers that have weights.
+    candidates = model.layers if isinstance(precision, Mapping) else with_weights
+    chosen = resolve_precision(precision, [layer.name for layer in candidates])
+    layer_digits = {name: _digits_for(digits, p) for name, p in chosen.items()}
+    if not chosen:
+        _digits_for(digits, 0)  # still reject a bad digits argument
+
+    clone = keras.models.clone_model(model)
+    rows, tensors = [], []
+    for layer in with_weights:
+        originals = layer.get_weights()
+        names = tensor_names(layer)
+        new_arrays = []
+        for name, w in zip(names, originals):
+            p = chosen.get(layer.name)
+            if p is None or w.dtype.kind != "f":
+                tensor, seconds = Tensor(layer.name, name, w), 0.0
+            else:
+                n_digits = layer_digits[layer.name]
+                fractions, values, seconds = _approximate_array(w, p, n_digits, mode)
+                tensor = Tensor(layer.name, name, values, fractions, p, n_digits)
+            new_arrays.append(tensor.values)
+            tensors.append(tensor)
+            rows.append(tensor_row(tensor, w, seconds))
+        clone.get_layer(layer.name).set_weights(new_arrays)
+    report = ApproximationReport(rows, tensors, mode)
+    _REPORTS[clone] = report
+    return clone, report
+
+
+def save_fractions(model_or_report: Any, path: str | os.PathLike[str]) -> int:
+    """Write a model's weights as a fractions container; returns the file size in bytes.
+
+    Parameters
+    ----------
+    model_or_report : keras.Model or ApproximationReport
+        The report of :func:`approximate_model`, or the model it returned.
+        Any other model is written with every tensor kept as float32.
+    path : str or path-like
+        The file to write (no suffix is added).  Approximated tensors go in as
+        ``<tensor>.num`` / ``<tensor>.den`` in the narrowest integer type,
+        kept ones as ``<tensor>``, all compressed (``numpy.savez_compressed``).
+
+    Examples
+    --------
+    >>> small, report = approximate_model(model, 2)  # doctest: +SKIP
+    >>> save_fractions(report, "model.fractions.npz")  # doctest: +SKIP
+    1262
+    """
+    if isinstance(model_or_report, ApproximationReport):
+        tensors = model_or_report.tensors
+    elif _REPORTS.get(model_or_report) is not None:
+        tensors = _REPORTS[model_or_report].tensors
+    else:
+        tensors = [
+            Tensor(layer.name, name, w)
+            for layer in model_or_report.layers
+            for name, w in zip(tensor_names(layer), layer.get_weights())
+        ]
+    return write(tensors, path)
+
+
+def load_fractions(path: str | os.PathLike[str]) -> FractionWeights:
+    """Read a container written by :func:`save_fractions`.
+
+    Returns
+    -------
+    FractionWeights
+        ``.tensors``: each tensor's name, int64 fractions (None if kept), p,
+        digits and the decoded weight values, identical bit for bit to the
+        approximated model's; ``.arrays()``: name -> values;
+        ``.set_weights(model)``: write them into a model of the same
+        architecture.
+
+    Examples
+    --------
+    >>> weights = load_fractions("model.fractions.npz")  # doctest: +SKIP
+    >>> weights.set_weights(keras.models.clone_model(model))  # doctest: +SKIP
+    """
+    return read(path)
