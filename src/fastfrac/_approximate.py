@@ -1,0 +1,243 @@
+"""``fastfrac approximate``: one model file in, the approximated model file out.
+
+:func:`approximate_file` ties the pieces together: the format's reader lists
+the tensors, the SPEC decides each one's precision, the reader streams the
+chosen ones through :class:`~fastfrac._convert.TensorJob` into a temporary
+OUT, and :class:`~fastfrac._atomic.AtomicOutputs` renames OUT, the fractions
+container and the JSON report into place only when all of them are complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from fastfrac._atomic import AtomicOutputs
+from fastfrac._convert import TensorJob
+from fastfrac._errors import UserError
+from fastfrac._formats import TensorInfo, detect_format
+from fastfrac._fractions_file import FractionsWriter
+from fastfrac._report import Column, format_table, format_value
+from fastfrac._spec import Digits, Spec, digits_for
+
+__all__ = ["approximate_file", "summary"]
+
+_TABLE_ROWS = 40  # longer reports are summarised; --json has every row
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[tuple[Callable[[int], Any], Callable[[str], Any]]]:
+    """(advance(n), describe(text)) of a rich progress bar on stderr, or no-ops."""
+    if not enabled or total == 0:
+        yield (lambda n: None), (lambda text: None)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("{task.description}", style="bold"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} values"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=total)
+        yield (lambda n: bar.advance(task, n)), (lambda text: bar.update(task, description=text))
+
+
+def _copied_row(tensor: TensorInfo, reason: str) -> dict[str, Any]:
+    return {
+        "name": tensor.name,
+        "shape": list(tensor.shape),
+        "dtype": tensor.dtype,
+        "count": tensor.size,
+        "copied": reason,
+    }
+
+
+def approximate_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    spec: Spec,
+    *,
+    digits: Digits = "2p",
+    mode: str = "decimal",
+    fractions: str | os.PathLike[str] | None = None,
+    json_path: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Write ``dst``, a copy of the model file ``src`` with the weights SPEC chooses approximated.
+
+    Parameters
+    ----------
+    src, dst : path
+        Model files of the same format (.keras, .h5/.hdf5, .safetensors, .npz).
+    spec : Spec
+        The precision map (:func:`fastfrac._spec.parse_spec`).
+    digits : {"2p", "exact"} or int
+        Significant digits of the stored values.
+    mode : {"decimal", "exact"}
+        Passed to :func:`fastfrac.approximate`.
+    fractions, json_path : path, optional
+        Also write the fractions container / the JSON report there.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    dict
+        The report: ``input``, ``output``, ``format``, ``mode``, ``digits``,
+        ``precision``, ``fractions``, ``tensors`` (one row per tensor in file
+        order) and ``totals``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, numpy as np
+    >>> from fastfrac._spec import parse_spec
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> np.savez(folder / "w.npz", w=np.float32([3.14159274, -0.5]), steps=np.int64(7))
+    >>> report = approximate_file(folder / "w.npz", folder / "out.npz", parse_spec("2"))
+    >>> np.load(folder / "out.npz")["w"], report["tensors"][1]["copied"]
+    (array([ 3.143, -0.5  ], dtype=float32), 'integer tensor')
+    """
+    src, dst = Path(src), Path(dst)
+    fmt = detect_format(src, "IN")
+    if detect_format(dst, "OUT") != fmt:
+        raise UserError(
+            f"OUT {dst} must be a {fmt.name} file like IN ({' or '.join(fmt.suffixes)})"
+        )
+    started = time.perf_counter()
+    with AtomicOutputs() as outputs:
+        out_tmp = outputs.path_for(dst)
+        fractions_tmp = outputs.path_for(fractions) if fractions is not None else None
+        json_tmp = outputs.path_for(json_path) if json_path is not None else None
+        model = fmt.open(src, lambda suffix: outputs.scratch(dst, suffix))
+
+        units = list(dict.fromkeys(t.unit for t in model.tensors if t.unit is not None))
+        chosen = spec.resolve(units, fmt.noun)
+        todo = {
+            t.name: chosen[t.unit]
+            for t in model.tensors
+            if t.unit in chosen and t.reason is None
+        }
+        rows: list[dict[str, Any] | TensorJob] = []
+        total = sum(t.size for t in model.tensors if t.name in todo)
+        container = (
+            FractionsWriter(fractions_tmp, mode=mode)
+            if fractions_tmp is not None
+            else contextlib.nullcontext()
+        )
+
+        def copy_reason(tensor: TensorInfo) -> str:
+            if tensor.reason is not None:
+                return tensor.reason
+            # A float tensor SPEC covers but did not choose was kept by a NAME=- item.
+            return "kept by SPEC" if spec.covers(str(tensor.unit)) else "not chosen by SPEC"
+
+        with container as writer, _progress(progress, total) as (advance, describe):
+
+            def start_job(tensor: TensorInfo) -> TensorJob | None:
+                p = todo.get(tensor.name)
+                if p is None:
+                    rows.append(_copied_row(tensor, copy_reason(tensor)))
+                    return None
+                n_digits = digits_for(digits, p)
+                assert tensor.float_type is not None  # todo holds float tensors only
+                sink = None
+                if writer is not None:
+                    sink = writer.tensor(
+                        tensor.name, tensor.shape, tensor.float_type.name,
+                        p=p, digits=n_digits, fortran_order=tensor.fortran_order,
+                    )
+                describe(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
+                job = TensorJob(
+                    tensor.name, tensor.shape, tensor.dtype,
+                    p=p, digits=n_digits, mode=mode, sink=sink, advance=advance,
+                )
+                rows.append(job)
+                return job
+
+            model.rewrite(out_tmp, start_job)
+
+        layers = {t.name: t.unit for t in model.tensors} if fmt.noun == "layer" else {}
+        tensor_rows = []
+        for row in rows:
+            row = row.row if isinstance(row, TensorJob) else row
+            assert row is not None  # every job was finished by rewrite()
+            if layers:
+                row = {"name": row["name"], "layer": layers[row["name"]], **row}
+            tensor_rows.append(row)
+        report = {
+            "input": str(src),
+            "output": str(dst),
+            "format": fmt.name,
+            "mode": mode,
+            "digits": digits,
+            "precision": {"rules": spec.rules, "default": spec.default},
+            "fractions": None if fractions is None else str(fractions),
+            "tensors": tensor_rows,
+            "totals": _totals(tensor_rows, src, out_tmp, time.perf_counter() - started),
+        }
+        if json_tmp is not None:
+            json_tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _totals(rows: list[dict[str, Any]], src: Path, out: Path, seconds: float) -> dict[str, Any]:
+    done = [r for r in rows if "copied" not in r]
+    count = sum(r["count"] for r in done)
+    bits = sum(r["bits_per_value"] * r["count"] for r in done if r["bits_per_value"] is not None)
+    return {
+        "tensors": len(rows),
+        "approximated_tensors": len(done),
+        "values": sum(r["count"] for r in rows),
+        "approximated_values": count,
+        "max_abs_error": max((r["max_abs_error"] for r in done), default=0.0),
+        "max_rel_error": max((r["max_rel_error"] for r in done), default=0.0),
+        "bits_per_value": bits / count if count else None,
+        "seconds": seconds,
+        "values_per_second": count / seconds if seconds > 0 else None,
+        "input_bytes": src.stat().st_size,
+        "output_bytes": out.stat().st_size,
+    }
+
+
+def _sci(value: Any) -> str:
+    return format_value(value, ".3g")
+
+
+_COLUMNS: list[Column] = [
+    ("name", "tensor", format_value),
+    ("dtype", "dtype", format_value),
+    ("count", "values", lambda v: format_value(v, ",d")),
+    ("p", "p", format_value),
+    ("digits", "digits", format_value),
+    ("max_abs_error", "max abs error", _sci),
+    ("max_rel_error", "max rel error", _sci),
+    ("bits_per_value", "bits/value", lambda v: format_value(v, ".2f")),
+    ("copied", "copied because", lambda v: "" if v is None else str(v)),
+]
+
+
+def summary(report: dict[str, Any]) -> str:
+    """The few lines ``fastfrac approximate`` prints: totals and, if short, the table."""
+    t = report["totals"]
+    bits = "-" if t["bits_per_value"] is None else f"{t['bits_per_value']:.2f}"
+    lines = [
+        f"{report['output']}: {t['approximated_tensors']} of {t['tensors']} tensors approximated "
+        f"({t['approximated_values']:,} of {t['values']:,} values) in {t['seconds']:.2f} s",
+        f"max abs error {t['max_abs_error']:.3g}, max rel error {t['max_rel_error']:.3g}, "
+        f"{bits} bits/value; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
+    ]
+    rows = report["tensors"]
+    if len(rows) <= _TABLE_ROWS:
+        lines += ["", format_table(rows, _COLUMNS)]
+    else:
+        lines.append(f"({len(rows)} tensors: --json FILE writes the table)")
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""What the model-file readers share: the tensor description and format detection.
+
+Each format module (:mod:`fastfrac._safetensors`, :mod:`fastfrac._npz`,
+:mod:`fastfrac._keras_h5`) has ``open_file(path, scratch)`` returning a
+:class:`ModelFile`: the file's tensors as :class:`TensorInfo` and
+``rewrite(dst, start_job)``, which writes a copy of the file in which
+``start_job`` decides, tensor by tensor, what is approximated.  The Keras formats are imported only when a
+Keras file is given, so reading safetensors or npz never imports h5py (nor,
+ever, TensorFlow).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from fastfrac._errors import UserError
+
+if TYPE_CHECKING:
+    from fastfrac._convert import TensorJob
+
+__all__ = ["FORMATS", "Format", "ModelFile", "StartJob", "TensorInfo", "copy_reason", "detect_format"]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor of a model file.
+
+    Attributes
+    ----------
+    name : str
+        Unique in the file: the safetensors/npz key, or the HDF5 dataset path
+        of a Keras weight.  Reports and the fractions container use it.
+    unit : str or None
+        What SPEC names: the tensor's name, or for Keras files its top-level
+        layer; None when SPEC cannot select it (optimizer state).
+    shape : tuple of int
+    dtype : str
+        The type as the file spells it (``F32``, ``float32``, ``<f4``).
+    float_type : numpy.dtype or None
+        float32/float64 (native order) when the tensor can be approximated.
+    reason : str or None
+        Why the tensor is copied whatever SPEC says (None if it need not be).
+    fortran_order : bool
+        The values are stored in Fortran order (npz only).
+    """
+
+    name: str
+    unit: str | None
+    shape: tuple[int, ...]
+    dtype: str
+    float_type: np.dtype | None
+    reason: str | None = None
+    fortran_order: bool = False
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+# start_job(tensor) -> a job for a tensor to approximate, None to copy it.
+StartJob = Callable[[TensorInfo], "TensorJob | None"]
+
+
+class ModelFile(Protocol):
+    """What a format's ``open_file(path, scratch)`` returns."""
+
+    tensors: list[TensorInfo]
+
+    def rewrite(self, dst: str | os.PathLike[str], start_job: StartJob) -> None:
+        """Write a copy to ``dst``; start_job(tensor) is asked once per tensor, in order."""
+
+
+def copy_reason(dtype: np.dtype | None, spelled: str) -> str | None:
+    """Why a tensor of this type is copied unchanged; None for float32/float64.
+
+    ``dtype`` is None for types NumPy does not have (bfloat16, float8...),
+    ``spelled`` the type as the file names it.
+
+    >>> copy_reason(np.dtype("<f4"), "F32") is None
+    True
+    >>> copy_reason(np.dtype("float16"), "F16"), copy_reason(None, "BF16")
+    ('float16 is not approximated yet', 'bfloat16 is not approximated yet')
+    >>> copy_reason(np.dtype("int64"), "I64"), copy_reason(None, "F8_E4M3")
+    ('integer tensor', 'F8_E4M3 is not a float32/float64 type')
+    """
+    if dtype is None:
+        if spelled.lower() in ("bf16", "bfloat16"):
+            return "bfloat16 is not approximated yet"
+        return f"{spelled} is not a float32/float64 type"
+    if dtype.kind == "f" and dtype.itemsize in (4, 8):
+        return None
+    if dtype.kind == "f" and dtype.itemsize == 2:
+        return "float16 is not approximated yet"
+    if dtype.kind in "iu":
+        return "integer tensor"
+    if dtype.kind == "b":
+        return "boolean tensor"
+    return f"{spelled} is not a float32/float64 type"
+
+
+@dataclass(frozen=True)
+class Format:
+    """A model-file format: its name, suffixes and the module that reads and writes it."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    module: str  # imported on use
+    noun: str  # what SPEC names in this format
+
+    def open(self, path: str | Path, scratch: Callable[[str], Path]) -> ModelFile:
+        """Read ``path``'s tensor list; ``scratch(suffix)`` gives a temporary path if needed."""
+        import importlib
+
+        return importlib.import_module(self.module).open_file(path, scratch)
+
+
+FORMATS = (
+    Format("Keras model", (".keras",), "fastfrac._keras_h5", "layer"),
+    Format("Keras HDF5", (".h5", ".hdf5"), "fastfrac._keras_h5", "layer"),
+    Format("safetensors", (".safetensors",), "fastfrac._safetensors", "tensor"),
+    Format("npz", (".npz",), "fastfrac._npz", "tensor"),
+)
+
+
+def _by_suffix(path: Path) -> Format | None:
+    suffix = path.suffix.lower()
+    return next((f for f in FORMATS if suffix in f.suffixes), None)
+
+
+def detect_format(path: str | Path, role: str = "IN") -> Format:
+    """The format of a model file, from its suffix.
+
+    >>> detect_format("model.weights.h5").name, detect_format("w.safetensors").name
+    ('Keras HDF5', 'safetensors')
+    >>> detect_format("model.onnx")
+    Traceback (most recent call last):
+    ...
+    fastfrac._errors.UserError: unknown format of IN 'model.onnx': expected .keras, .h5, .hdf5, .safetensors or .npz
+    """
+    fmt = _by_suffix(Path(path))
+    if fmt is None:
+        suffixes = [s for f in FORMATS for s in f.suffixes]
+        raise UserError(
+            f"unknown format of {role} '{path}': expected "
+            f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+        )
+    return fmt

@@ -1,0 +1,332 @@
+"""The ``fastfrac`` command: model files in, approximated model files out.
+
+Subcommands::
+
+    fastfrac approximate IN -o OUT -p SPEC   rewrite a model file's weights
+    fastfrac bench                           kernel vs Fraction speed on this machine
+    fastfrac demo --data CSV --weights DIR   the seed experiment's comparison table
+
+Built on :mod:`argparse`: it is in the standard library (no dependency for
+a package whose runtime needs only NumPy, h5py and rich), has subcommands
+and help formatting built in, and the few things click would add (colours,
+prompts) are not needed here.
+
+Errors the user can act on (a missing file, a bad SPEC, an unknown name, a
+tensor with NaN) end in one line on stderr and exit status 1; usage errors
+exit with 2.  Other exceptions are bugs and keep their traceback; ``--debug``
+shows the traceback of every error.
+
+Examples
+--------
+>>> args = build_parser().parse_args(["approximate", "m.keras", "-o", "small.keras", "-p", "conv1d=4,2"])
+>>> args.precision, args.digits, args.mode
+(Spec(rules={'conv1d': 4}, default=2), '2p', 'decimal')
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+import time
+import zipfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import fastfrac
+from fastfrac._errors import UserError
+
+__all__ = ["build_parser", "main"]
+
+PROG = "fastfrac"
+
+_APPROXIMATE_HELP = """\
+Rewrite a model file with every chosen float weight x replaced by its best
+rational approximation: the fraction num/den that
+Fraction(str(x)).limit_denominator(int(10**p / abs(x))) gives, turned back
+into a float rounded to DIGITS significant digits and stored in the weight's
+own type (float32 stays float32).
+
+formats (IN and OUT must be the same; chosen by the suffix):
+  .keras         Keras 3 model archive; only model.weights.h5 is rewritten
+  .h5, .hdf5     legacy Keras model (model.save("x.h5")) or weights file
+  .safetensors   safetensors file; header and metadata kept byte for byte
+  .npz           NumPy archive (np.savez / np.savez_compressed)
+  Keras files are edited at the HDF5 level: the model is not loaded, custom
+  layers need not be importable and TensorFlow is never imported.  Every
+  other archive member, dataset and attribute is copied unchanged.
+
+SPEC, a comma-separated list of items:
+  NAME=P    P (0..18) for the layer (Keras files) or tensor (safetensors, npz)
+            called NAME, or matching NAME as a glob (*, ?, [seq])
+  NAME=-    leave NAME unchanged
+  P         at most once: P for every other float tensor
+  An exact name wins over globs, the first matching glob wins over later
+  ones, the bare P comes last.  A NAME matching nothing is an error that
+  lists the available names.  The seed experiment's map is
+  conv1d=4,bidirectional=2,dense=2,dense_1=4.
+  In Keras files a layer's name covers all its weights (a Bidirectional
+  layer's two LSTMs included); optimizer state is never changed.
+
+what is approximated: float32 and float64 tensors.  Integer tensors are
+copied exactly; float16 and bfloat16 are copied unchanged (not supported
+yet) and the report says so.  Weights must be finite.
+
+examples:
+  fastfrac approximate model.keras -o small.keras -p conv1d=4,bidirectional=2,dense=2,dense_1=4
+  fastfrac approximate model.safetensors -o out.safetensors -p '3,*.bias=-' --json report.json
+  fastfrac approximate weights.npz -o out.npz -p 4 --mode exact --digits exact --fractions f.npz
+
+OUT (and FILE of --fractions/--json) is written under a temporary name and
+renamed when everything succeeded: a failed run leaves no partial file.
+Exit status: 0 done, 1 error, 2 bad usage.
+"""
+
+_BENCH_HELP = """\
+Time fastfrac's C kernel (decimal and exact mode) against the pure-Python
+reference loop (fractions.Fraction, as the research script did) and, if it is
+installed, quicktions, on N(0, 0.05) float32 values, and print values per
+second and speed-ups.  The kernel runs on --size values; the Python loops on a
+--sample of them, whose fractions are also checked against the kernel's.
+
+example:
+  fastfrac bench --size 2000000 --p 2 4 6
+"""
+
+
+_DEMO_HELP = """\
+Reproduce the seed experiment: the CNN-BiLSTM-Attention network that predicts
+the next one-minute USD/CNY bar, with its trained weights, measured on the
+seed's test windows as the original model, the no-change (persistence)
+forecast, fastfrac with the seed's map (conv1d=4,bidirectional=2,dense=2,
+dense_1=4) and with p=1, and TFLite float32/float16/int8: MAE, MSE, direction
+accuracy, size and bits per weight.  Needs TensorFlow, pandas and
+scikit-learn (pip install "fastfrac[keras]"); takes about a minute.
+
+example:
+  fastfrac demo --data seed/data.csv --weights seed/weights_npy --json table.json --plot table.png
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (the full usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _spec(text: str) -> Any:
+    from fastfrac._spec import parse_spec
+
+    try:
+        return parse_spec(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _digits(text: str) -> Any:
+    from fastfrac._spec import parse_digits
+
+    try:
+        return parse_digits(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def _precision(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"p must be an integer 0..9, not {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``fastfrac`` command and its subcommands."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Best rational approximations of model weights, at C speed.",
+        epilog="Run 'fastfrac COMMAND --help' for a command's options, formats and examples.",
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {fastfrac.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of every error")
+    # Subcommands accept --debug too; SUPPRESS keeps them from resetting the global one.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks of every error")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    approx = commands.add_parser(
+        "approximate", parents=[common], formatter_class=formatter,
+        help="rewrite a model file's weights as best rational approximations",
+        description=_APPROXIMATE_HELP,
+    )
+    approx.add_argument("input", metavar="IN", type=Path,
+                        help="the model file: .keras, .h5/.hdf5, .safetensors or .npz")
+    approx.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
+                        help="where to write the result (same format as IN)")
+    approx.add_argument("-p", "--precision", metavar="SPEC", type=_spec, required=True,
+                        help="which precision p each layer/tensor gets (see SPEC above)")
+    approx.add_argument("--digits", type=_digits, default="2p", metavar="2p|N|exact",
+                        help="significant digits num/den is rounded to: 2p (default; 2p digits, "
+                             "at least 1), an integer N, or exact (no rounding)")
+    approx.add_argument("--mode", choices=("decimal", "exact"), default="decimal",
+                        help="value approximated: the shortest decimal printing x (default, "
+                             "the research script's str(x)) or x's exact binary value")
+    approx.add_argument("--fractions", metavar="FILE.npz", type=Path,
+                        help="also write the fractions: <tensor>.num and <tensor>.den in the "
+                             "narrowest integer types, compressed, with a JSON key "
+                             "__fastfrac_file__ giving each tensor's shape, dtype, p and digits")
+    approx.add_argument("--json", metavar="FILE", type=Path,
+                        help="write the per-tensor report (errors, bits per value, time, "
+                             "why tensors were copied) as JSON")
+    approx.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar and no summary on stdout")
+    approx.set_defaults(run=_run_approximate)
+
+    bench = commands.add_parser(
+        "bench", parents=[common], formatter_class=formatter,
+        help="compare the kernel's speed with fractions.Fraction on this machine",
+        description=_BENCH_HELP,
+    )
+    bench.add_argument("--size", type=_positive, default=1_000_000, metavar="N",
+                       help="values given to the kernel (default 1000000)")
+    bench.add_argument("--p", type=_precision, nargs="+", default=[2, 4], metavar="P",
+                       help="precisions to time (default 2 4)")
+    bench.add_argument("--sample", type=_positive, default=20_000, metavar="N",
+                       help="values given to the Python loops (default 20000)")
+    bench.set_defaults(run=_run_bench)
+
+    demo = commands.add_parser(
+        "demo", parents=[common], formatter_class=formatter,
+        help="the seed experiment: original vs fastfrac vs TFLite on the K-line model",
+        description=_DEMO_HELP,
+    )
+    demo.add_argument("--data", metavar="CSV", type=Path,
+                      help="K-line bars with open, close, high, low columns (the seed's data.csv)")
+    demo.add_argument("--weights", metavar="DIR", type=Path,
+                      help="the seed's trained weights: layer-*-weight-*.npy files, or the "
+                           "folder holding weights_npy/")
+    demo.add_argument("--epochs", type=_positive, metavar="N",
+                      help="train the network for N epochs instead of loading --weights "
+                           "(not available yet)")
+    demo.add_argument("--json", metavar="FILE", type=Path,
+                      help="also write the table (and kernel times) as JSON")
+    demo.add_argument("--plot", metavar="FILE.png", type=Path,
+                      help="also draw MAE against bits per weight (needs matplotlib)")
+    demo.set_defaults(run=_run_demo)
+    return parser
+
+
+def _must_exist(path: Path | None, what: str) -> None:
+    if path is not None and not path.exists():
+        raise UserError(f"{what} {path} does not exist")
+
+
+def _run_approximate(args: argparse.Namespace) -> int:
+    from fastfrac._approximate import approximate_file
+
+    _must_exist(args.input, "IN")
+    if args.input.is_dir():
+        raise UserError(f"IN {args.input} is a directory, not a model file")
+    report = approximate_file(
+        args.input,
+        args.output,
+        args.precision,
+        digits=args.digits,
+        mode=args.mode,
+        fractions=args.fractions,
+        json_path=args.json,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    if not args.quiet:
+        from fastfrac._approximate import summary
+
+        print(summary(report))
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from fastfrac._bench import run_bench
+
+    print(run_bench(size=args.size, ps=args.p, sample=args.sample))
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from fastfrac._demo import run_demo
+
+    _must_exist(args.data, "--data")
+    _must_exist(args.weights, "--weights")
+    spinner: Any = contextlib.nullcontext()
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        spinner = Console(stderr=True).status("")
+    with spinner as status:
+        table = run_demo(args.data, args.weights, epochs=args.epochs, json_path=args.json,
+                         plot=args.plot, status=None if status is None else status.update)
+    print(table)
+    return 0
+
+
+def _message(exc: BaseException) -> str:
+    """One line for an error the user can act on."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _terminate(signum: int, frame: Any) -> NoReturn:
+    # SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fastfrac`` command with ``argv`` (default: sys.argv[1:]); returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    # Only the main thread may set handlers (main() can be called from others).
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    started = time.perf_counter()
+    try:
+        return int(args.run(args))
+    # Damaged input files surface as BadZipFile, zlib.error or EOFError from zipfile.
+    except (UserError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        if args.debug:
+            raise
+        print(f"{PROG} {args.command}: error: {_message(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        elapsed = time.perf_counter() - started
+        print(f"{PROG} {args.command}: interrupted after {elapsed:.1f} s", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+

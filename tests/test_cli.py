@@ -1,0 +1,604 @@
+"""The ``fastfrac`` command, run through its real entry point in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import fastfrac
+
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+from safetensors import safe_open  # noqa: E402  (after the importorskip above)
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+SEED_SPEC = "conv1d=4,bidirectional=2,dense=2,dense_1=4"
+
+
+def run(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m fastfrac ARGS``."""
+    return subprocess.run(
+        [sys.executable, "-m", "fastfrac", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, env=ENV, timeout=600,
+    )
+
+
+def ok(*args: object) -> subprocess.CompletedProcess[str]:
+    out = run(*args)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def expected(x: np.ndarray, p: int, digits: object = "2p", mode: str = "decimal") -> np.ndarray:
+    """What the command must store for x: the kernel's int64 fractions, rounded, cast back."""
+    n = max(2 * p, 1) if digits == "2p" else None if digits == "exact" else int(digits)  # type: ignore[call-overload]
+    num, den = fastfrac.approximate(x, p, mode=mode, dtype=np.int64)
+    return fastfrac.to_float(num, den, n).astype(x.dtype)
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def report_rows(path: Path) -> dict[str, dict]:
+    return {row["name"]: row for row in json.loads(path.read_text())["tensors"]}
+
+
+# -- Keras files, made by Keras in a subprocess ----------------------------------------
+
+KERAS_SCRIPT = textwrap.dedent(
+    """
+    import sys, warnings
+    warnings.simplefilter("ignore")
+    import numpy as np, keras
+
+    class Counter(keras.layers.Layer):
+        # A custom layer with an int32 weight; the command's process never imports it.
+        def build(self, shape):
+            self.steps = self.add_weight(shape=(3,), dtype="int32", initializer="zeros",
+                                         trainable=False, name="steps")
+            self.scale = self.add_weight(shape=(shape[-1],), initializer="ones", name="scale")
+
+        def call(self, x):
+            return x * self.scale
+
+    inputs = keras.Input((6, 4))
+    x = keras.layers.Conv1D(8, 1, activation="relu", name="conv1d")(inputs)
+    x = keras.layers.BatchNormalization(name="batch_normalization")(x)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True), name="bidirectional")(x)
+    x = keras.layers.Dense(8, name="dense")(x)
+    x = Counter(name="counter")(x)
+    x = keras.layers.Dense(6, dtype="float16", name="half")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(4, name="dense_1")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(7)
+    model.set_weights([
+        rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.dtype.kind == "f"
+        else np.arange(w.size, dtype=w.dtype).reshape(w.shape) + 1
+        for w in model.get_weights()
+    ])
+    model.compile("adam", "mse")  # optimizer state in the files
+    model.optimizer.build(model.trainable_variables)
+    model.save(sys.argv[1] + "/model.keras")
+    model.save(sys.argv[1] + "/model.h5")
+    model.save_weights(sys.argv[1] + "/model.weights.h5")
+    """
+)
+# The p the test SPEC gives each layer (batch_normalization kept, half is float16).
+KERAS_SPEC = SEED_SPEC + ",batch_*=-,3"
+KERAS_P = {"conv1d": 4, "bidirectional": 2, "dense": 2, "dense_1": 4, "counter": 3}
+# .keras keys a Functional model's layers by class name in model order, not by name.
+KERAS_KEYS = {"conv1d": "conv1d", "batch_normalization": "batch_normalization",
+              "bidirectional": "bidirectional", "dense": "dense", "counter": "counter",
+              "dense_1": "half", "flatten": "flatten", "dense_2": "dense_1"}
+
+
+@pytest.fixture(scope="session")
+def keras_files(tmp_path_factory) -> Path:
+    pytest.importorskip("keras")
+    folder = tmp_path_factory.mktemp("keras")
+    subprocess.run([sys.executable, "-c", KERAS_SCRIPT, str(folder)], check=True, env=ENV,
+                   capture_output=True, timeout=600)
+    return folder
+
+
+def keras3_layer(path: str) -> str | None:
+    """The layer of a dataset in the Keras 3 layout (.keras, .weights.h5) of the test model."""
+    parts = path.split("/")
+    return KERAS_KEYS.get(parts[1]) if parts[0] == "layers" and len(parts) > 2 else None
+
+
+def legacy_layer(path: str) -> str | None:
+    """The layer of a dataset in a legacy .h5 model file."""
+    parts = path.split("/")
+    return parts[1] if parts[0] == "model_weights" and len(parts) > 2 else None
+
+
+def h5_objects(f: h5py.File) -> dict[str, tuple]:
+    """path -> (kind, attributes, data bytes) for every group and dataset."""
+
+    def attrs(obj) -> dict:
+        return {k: (np.asarray(v).dtype.str, repr(np.asarray(v).tolist())) for k, v in obj.attrs.items()}
+
+    out = {"/": ("group", attrs(f), None)}
+    f.visititems(lambda name, obj: out.__setitem__(name, (
+        "dataset" if isinstance(obj, h5py.Dataset) else "group",
+        attrs(obj),
+        (obj.dtype.str, obj.shape, obj[()].tobytes() if obj.shape else np.asarray(obj[()]).tobytes())
+        if isinstance(obj, h5py.Dataset) else None,
+    )))
+    return out
+
+
+def check_h5(before: h5py.File, after: h5py.File, layer_of, p_of: dict[str, int]) -> int:
+    """Approximated datasets hold the kernel's values; everything else is identical."""
+    old, new = h5_objects(before), h5_objects(after)
+    assert old.keys() == new.keys()
+    changed = 0
+    for path, (kind, attrs, data) in old.items():
+        assert new[path][:2] == (kind, attrs), path
+        layer = layer_of(path)
+        ds = before[path] if kind == "dataset" else None
+        if ds is not None and layer in p_of and ds.dtype in (np.float32, np.float64):
+            assert same_bits(after[path][()], expected(ds[()], p_of[layer])), path
+            changed += 1
+        else:
+            assert new[path][2] == data, path
+    return changed
+
+
+def test_keras_archive_round_trip(keras_files, tmp_path) -> None:
+    src, out = keras_files / "model.keras", tmp_path / "small.keras"
+    ok("approximate", src, "-o", out, "-p", KERAS_SPEC, "--json", tmp_path / "r.json")
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        assert [i.filename for i in a.infolist()] == [i.filename for i in b.infolist()]
+        for info in a.infolist():
+            assert b.getinfo(info.filename).date_time == info.date_time
+            if info.filename != "model.weights.h5":
+                assert a.read(info) == b.read(info.filename), info.filename
+        a.extract("model.weights.h5", tmp_path / "a")
+        b.extract("model.weights.h5", tmp_path / "b")
+    with h5py.File(tmp_path / "a/model.weights.h5") as before, h5py.File(tmp_path / "b/model.weights.h5") as after:
+        # conv1d 2 + bidirectional 6 + dense 2 + dense_1 2 + counter's float scale 1
+        assert check_h5(before, after, keras3_layer, KERAS_P) == 13
+    rows = report_rows(tmp_path / "r.json")
+    # Keras saves trainable variables first: the float scale, then the int32 steps.
+    assert rows["layers/counter/vars/1"]["copied"] == "integer tensor"
+    assert rows["layers/counter/vars/0"]["p"] == 3 and rows["layers/counter/vars/0"]["layer"] == "counter"
+    # The float16 layer "half" is stored under the key "dense_1", and "dense_1" under "dense_2".
+    assert rows["layers/dense_1/vars/0"] == {**rows["layers/dense_1/vars/0"], "layer": "half",
+                                            "copied": "float16 is not approximated yet"}
+    assert rows["layers/dense_2/vars/0"]["layer"] == "dense_1" and rows["layers/dense_2/vars/0"]["p"] == 4
+    assert rows["layers/batch_normalization/vars/0"]["copied"] == "kept by SPEC"
+    assert rows["optimizer/vars/0"]["copied"] == "optimizer state, not a layer weight"
+
+
+def test_legacy_h5_round_trip(keras_files, tmp_path) -> None:
+    src, out = keras_files / "model.h5", tmp_path / "small.h5"
+    ok("approximate", src, "-o", out, "-p", KERAS_SPEC)
+    with h5py.File(src) as before, h5py.File(out) as after:
+        assert check_h5(before, after, legacy_layer, KERAS_P) == 13
+
+
+def test_keras3_weights_file_round_trip(keras_files, tmp_path) -> None:
+    # model.save_weights() writes the layout of the .keras archive's model.weights.h5.
+    src, out = keras_files / "model.weights.h5", tmp_path / "small.weights.h5"
+    ok("approximate", src, "-o", out, "-p", KERAS_SPEC)
+    with h5py.File(src) as before, h5py.File(out) as after:
+        assert check_h5(before, after, keras3_layer, KERAS_P) == 13
+
+
+def test_keras_files_never_import_tensorflow(keras_files, tmp_path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from fastfrac.cli import main
+        status = main(["approximate", {str(keras_files / "model.keras")!r}, "-o",
+                       {str(tmp_path / "out.keras")!r}, "-p", "3", "-q"])
+        heavy = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
+        print(status, heavy)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
+    assert out.stdout.split("\n")[0] == "0 []", out.stderr
+
+
+def test_unknown_layer_lists_the_layers(keras_files, tmp_path) -> None:
+    out = run("approximate", keras_files / "model.keras", "-o", tmp_path / "o.keras", "-p", "lstm=2")
+    assert out.returncode == 1
+    assert "matches no layer; the layers are: " in out.stderr
+    assert "conv1d" in out.stderr and "half" in out.stderr and "\n" not in out.stderr.strip()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keras2_weights_file_in_chunks(tmp_path) -> None:
+    # The Keras 2 weights-only layout, with a dataset of more than one chunk (2**20 values).
+    src, out = tmp_path / "w.h5", tmp_path / "o.h5"
+    big = np.random.default_rng(1).normal(0, 0.05, (1030, 1024)).astype(np.float32)
+    with h5py.File(src, "w") as f:
+        f.attrs["layer_names"] = [b"big", b"other"]
+        g = f.create_group("big")
+        g.attrs["weight_names"] = [b"big/kernel:0"]
+        g.create_dataset("big/kernel:0", data=big, chunks=(100, 1024), compression="gzip")
+        f.create_group("other").create_dataset("other/bias:0", data=np.float32([0.123, 0.5]))
+    ok("approximate", src, "-o", out, "-p", "big=3", "--json", tmp_path / "r.json")
+    with h5py.File(out) as f:
+        assert same_bits(f["big/big/kernel:0"][()], expected(big, 3))
+        assert f["big/big/kernel:0"].compression == "gzip"
+        assert same_bits(f["other/other/bias:0"][()], np.float32([0.123, 0.5]))
+    row = report_rows(tmp_path / "r.json")["other/other/bias:0"]
+    assert row["layer"] == "other" and row["copied"] == "not chosen by SPEC"
+
+
+# -- safetensors ----------------------------------------------------------------------
+
+ST_SPEC = "layer.*=2,*.w=3,layer.0.b=5,half=4,1"
+# exact name > first matching glob (layer.* before *.w) > bare P; float16/int/bool copied.
+ST_P = {"embed.weight": 1, "layer.0.w": 2, "layer.0.b": 5, "layer.1.w": 2, "head.w": 3}
+
+
+@pytest.fixture()
+def st_file(tmp_path) -> tuple[Path, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(3)
+    tensors = {
+        "embed.weight": rng.normal(0, 0.05, (40, 8)).astype(np.float32),
+        "layer.0.w": rng.normal(0, 0.05, (8, 8)),  # float64
+        "layer.0.b": rng.normal(0, 0.05, 8).astype(np.float32),
+        "layer.1.w": rng.normal(0, 1.0, (8, 3)).astype(np.float32),
+        "head.w": np.float32([[0.1, -0.33333334, 0.0, 1e-9, 250.0]]),
+        "half": rng.normal(0, 0.05, 6).astype(np.float16),
+        "ids": np.arange(5, dtype=np.int64),
+        "mask": np.array([True, False]),
+    }
+    path = tmp_path / "in.safetensors"
+    safetensors_numpy.save_file(tensors, str(path), metadata={"format": "pt", "note": "kept"})
+    return path, tensors
+
+
+def test_safetensors_round_trip(st_file, tmp_path) -> None:
+    src, tensors = st_file
+    out = tmp_path / "out.safetensors"
+    ok("approximate", src, "-o", out, "-p", ST_SPEC, "--json", tmp_path / "r.json")
+    n = int.from_bytes(src.read_bytes()[:8], "little")
+    assert out.read_bytes()[: 8 + n] == src.read_bytes()[: 8 + n]  # header and metadata
+    assert out.stat().st_size == src.stat().st_size
+    with safe_open(str(out), "np") as f:
+        assert f.metadata() == {"format": "pt", "note": "kept"}
+        assert list(f.keys()) == sorted(tensors)
+    loaded = safetensors_numpy.load_file(str(out))
+    for name, x in tensors.items():
+        want = expected(x, ST_P[name]) if name in ST_P else x
+        assert same_bits(loaded[name], want), name
+    rows = report_rows(tmp_path / "r.json")
+    assert {k: r.get("p") for k, r in rows.items() if "copied" not in r} == ST_P
+    assert rows["half"]["copied"] == "float16 is not approximated yet"
+    assert rows["ids"]["copied"] == "integer tensor" and rows["mask"]["copied"] == "boolean tensor"
+    row = rows["head.w"]
+    assert row["shape"] == [1, 5] and row["dtype"] == "F32" and row["count"] == 5
+    assert row["digits"] == 6 and row["seconds"] >= 0 and row["bits_per_value"] > 0
+    assert row["max_abs_error"] == float(np.abs(want_of(tensors, "head.w") - tensors["head.w"]).max())
+
+
+def want_of(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:
+    return expected(tensors[name], ST_P[name]).astype(np.float64)
+
+
+def write_safetensors(path: Path, entries: list[tuple[str, str, list[int], bytes]]) -> None:
+    """A safetensors file written by hand (dtypes NumPy lacks, such as BF16)."""
+    header, offset, blobs = {}, 0, []
+    for name, dtype, shape, blob in entries:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(len(text).to_bytes(8, "little") + text + b"".join(blobs))
+
+
+def test_safetensors_bfloat16_is_copied(tmp_path) -> None:
+    w = np.float32([0.1, 0.2, 0.3])
+    bf16 = bytes(range(8))
+    write_safetensors(tmp_path / "in.safetensors",
+                      [("bf", "BF16", [4], bf16), ("w", "F32", [3], w.tobytes())])
+    ok("approximate", tmp_path / "in.safetensors", "-o", tmp_path / "out.safetensors", "-p", "2",
+       "--json", tmp_path / "r.json")
+    data = (tmp_path / "out.safetensors").read_bytes()
+    assert bf16 in data and data.endswith(expected(w, 2).tobytes())
+    assert report_rows(tmp_path / "r.json")["bf"]["copied"] == "bfloat16 is not approximated yet"
+
+
+# -- npz ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_npz_round_trip(save, tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    arrays = {
+        "w": rng.normal(0, 0.05, (30, 7)).astype(np.float32),
+        "fortran": np.asfortranarray(rng.normal(0, 0.05, (6, 5))),
+        "big_endian": rng.normal(0, 0.05, 9).astype(">f4"),
+        "half": rng.normal(0, 0.05, 4).astype(np.float16),
+        "steps": np.int64(12),
+        "conv/kernel": rng.normal(0, 0.05, (1, 4, 3)).astype(np.float32),
+        "objects": np.array([{"a": 1}, None], dtype=object),
+    }
+    src, out = tmp_path / "in.npz", tmp_path / "out.npz"
+    save(src, **arrays)
+    ok("approximate", src, "-o", out, "-p", "conv/*=4,3", "--mode", "exact", "--digits", "5")
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        assert [(i.filename, i.compress_type) for i in a.infolist()] == \
+            [(i.filename, i.compress_type) for i in b.infolist()]
+    loaded = np.load(out, allow_pickle=True)
+    for name, x in arrays.items():
+        got = loaded[name]
+        if name == "objects":
+            assert got.tolist() == x.tolist()
+        elif x.dtype.kind == "f" and x.dtype.itemsize >= 4:
+            want = expected(x, 4 if name.startswith("conv/") else 3, 5, "exact")
+            assert same_bits(got, want.astype(x.dtype)) and got.flags.f_contiguous == x.flags.f_contiguous, name
+        else:
+            assert same_bits(got, x), name
+
+
+def test_npz_tensor_larger_than_a_chunk(tmp_path) -> None:
+    x = np.random.default_rng(2).normal(0, 0.05, 2**20 + 5).astype(np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    ok("approximate", tmp_path / "in.npz", "-o", tmp_path / "out.npz", "-p", "2", "-q")
+    assert same_bits(np.load(tmp_path / "out.npz")["x"], expected(x, 2))
+
+
+def test_fractions_container(tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    arrays = {"a": rng.normal(0, 0.05, (5, 4)).astype(np.float32),
+              "f": np.asfortranarray(rng.normal(0, 2.0, (3, 4))),
+              "n": np.arange(3)}
+    np.savez(tmp_path / "in.npz", **arrays)
+    ok("approximate", tmp_path / "in.npz", "-o", tmp_path / "out.npz", "-p", "a=1,f=5",
+       "--fractions", tmp_path / "fr.npz", "--digits", "exact")
+    container = np.load(tmp_path / "fr.npz")
+    assert sorted(container.files) == ["__fastfrac_file__", "a.den", "a.num", "f.den", "f.num"]
+    assert container.zip.getinfo("a.num.npy").compress_type == zipfile.ZIP_DEFLATED
+    meta = json.loads(str(container["__fastfrac_file__"]))
+    assert meta["tensors"][0] == {"name": "a", "shape": [5, 4], "dtype": "float32", "p": 1, "digits": None}
+    written = np.load(tmp_path / "out.npz")
+    for name, p in (("a", 1), ("f", 5)):
+        num, den = fastfrac.approximate(arrays[name], p, dtype=np.int64)
+        got_num, got_den = container[f"{name}.num"], container[f"{name}.den"]
+        assert np.array_equal(got_num, num) and np.array_equal(got_den, den)
+        # The narrowest integer types: no smaller one holds the values.
+        for got in (got_num, got_den):
+            smaller = [t for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32)
+                       if np.dtype(t).itemsize < got.dtype.itemsize]
+            assert all(not (np.iinfo(t).min <= got.min() and got.max() <= np.iinfo(t).max) for t in smaller)
+        decoded = fastfrac.to_float(got_num, got_den).astype(arrays[name].dtype)
+        assert same_bits(decoded, written[name])
+
+
+def test_no_tensorflow_nor_h5py_for_safetensors_and_npz(st_file, tmp_path) -> None:
+    src, _ = st_file
+    np.savez(tmp_path / "in.npz", w=np.float32([0.25]))
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from fastfrac.cli import main
+        a = main(["approximate", {str(src)!r}, "-o", {str(tmp_path / "o.safetensors")!r}, "-p", "2", "-q"])
+        b = main(["approximate", {str(tmp_path / "in.npz")!r}, "-o", {str(tmp_path / "o.npz")!r}, "-p", "2", "-q"])
+        print(a, b, sorted(m for m in ("tensorflow", "keras", "h5py") if m in sys.modules))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
+    assert out.stdout.strip() == "0 0 []", out.stderr
+
+
+# -- SPEC precedence and summary ------------------------------------------------------
+
+
+def test_spec_precedence_and_keep(tmp_path) -> None:
+    names = ["dense", "dense_1", "dense_2", "conv1d", "norm"]
+    np.savez(tmp_path / "in.npz", **{n: np.float32([0.3]) for n in names})
+    out = ok("approximate", tmp_path / "in.npz", "-o", tmp_path / "out.npz",
+             "-p", "dense_*=3,dense_1=5,d*=2,norm=-,1", "--json", tmp_path / "r.json")
+    rows = report_rows(tmp_path / "r.json")
+    assert {n: rows[n].get("p") for n in names} == \
+        {"dense": 2, "dense_1": 5, "dense_2": 3, "conv1d": 1, "norm": None}
+    assert rows["norm"]["copied"] == "kept by SPEC"
+    assert "4 of 5 tensors approximated" in out.stdout and "conv1d" in out.stdout
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def _st(path: Path) -> None:
+    safetensors_numpy.save_file({"w": np.float32([0.5, 0.25]), "v": np.float32([1.0, 0.0])}, str(path))
+
+
+ERRORS = {
+    # name: (files to create, argv after "approximate", exit status, message fragment)
+    "bad p": ("st", ["IN", "-o", "OUT", "-p", "w=x"], 2, "is not a precision"),
+    "two bare p": ("st", ["IN", "-o", "OUT", "-p", "4,2"], 2, "more than one bare precision"),
+    "p too large": ("st", ["IN", "-o", "OUT", "-p", "w=19"], 2, "must lie in 0..18"),
+    "empty item": ("st", ["IN", "-o", "OUT", "-p", "w=2,,3"], 2, "empty item"),
+    "bad digits": ("st", ["IN", "-o", "OUT", "-p", "2", "--digits", "0"], 2, "--digits"),
+    "missing IN": (None, ["IN", "-o", "OUT", "-p", "2"], 1, "does not exist"),
+    "unknown format": ("onnx", ["IN", "-o", "OUT", "-p", "2"], 1, "unknown format of IN"),
+    "OUT format": ("st", ["IN", "-o", "DIR/out.npz", "-p", "2"], 1, "must be a safetensors file"),
+    "unknown tensor": ("st", ["IN", "-o", "OUT", "-p", "w=2,nope*=3"], 1,
+                       "SPEC name 'nope*' matches no tensor; the tensors are: v, w"),
+    "OUT in a file": ("st", ["IN", "-o", "IN/out.safetensors", "-p", "2"], 1, "cannot write"),
+    "OUT is a dir": ("outdir", ["IN", "-o", "DIR/d.safetensors", "-p", "2"], 1, "is a directory"),
+    "not safetensors": ("junk", ["IN", "-o", "OUT", "-p", "2"], 1, "not a valid safetensors file"),
+    "not a keras zip": ("keras", ["IN", "-o", "DIR/o.keras", "-p", "2"], 1, "not a valid .keras file"),
+    "not a keras h5": ("h5", ["IN", "-o", "DIR/o.h5", "-p", "2"], 1, "has no Keras layer weights"),
+    "NaN weight": ("nan", ["IN", "-o", "OUT", "-p", "2", "--fractions", "DIR/f.npz",
+                           "--json", "DIR/r.json"], 1, "tensor 'v' has non-finite values"),
+}
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_errors_are_one_line_and_leave_nothing(case, tmp_path) -> None:
+    kind, argv, status, fragment = ERRORS[case]
+    folder = tmp_path / "work"
+    folder.mkdir()
+    src = folder / {"onnx": "model.onnx", "keras": "model.keras", "h5": "data.h5"}.get(kind, "in.safetensors")
+    if kind in ("st", "outdir"):
+        _st(src)
+    elif kind == "nan":
+        safetensors_numpy.save_file({"w": np.float32([0.5]), "v": np.float32([1.0, np.nan])}, str(src))
+    elif kind in ("onnx", "junk", "keras"):
+        src.write_bytes(b"\x00" * 100)
+    elif kind == "h5":
+        with h5py.File(src, "w") as f:
+            f["x"] = np.float32([0.5])
+    if kind == "outdir":
+        (folder / "d.safetensors").mkdir()
+    out = folder / "out.safetensors"
+    out.write_bytes(b"old")  # a failed run must not touch an existing OUT
+    before = sorted(p.name for p in folder.iterdir())
+    args = [a.replace("IN", str(src)).replace("OUT", str(out)).replace("DIR", str(folder)) for a in argv]
+    result = run("approximate", *args)
+    assert result.returncode == status, result.stderr
+    assert fragment in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert sorted(p.name for p in folder.iterdir()) == before  # no partial output, no temp file
+    assert out.read_bytes() == b"old"
+
+
+def test_debug_shows_the_traceback(tmp_path) -> None:
+    result = run("approximate", tmp_path / "none.npz", "-o", tmp_path / "o.npz", "-p", "2", "--debug")
+    assert result.returncode == 1 and "Traceback" in result.stderr and "UserError" in result.stderr
+
+
+def test_sigterm_leaves_no_partial_output(tmp_path) -> None:
+    np.savez(tmp_path / "in.npz", w=np.random.default_rng(0).normal(0, 0.05, 2**23).astype(np.float32))
+    proc = subprocess.Popen([sys.executable, "-m", "fastfrac", "approximate", str(tmp_path / "in.npz"),
+                             "-o", str(tmp_path / "out.npz"), "-p", "4", "-q"],
+                            env=ENV, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.npz.") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz"]
+
+
+# -- help, entry points, bench -----------------------------------------------------------
+
+
+def test_help_answers_the_questions() -> None:
+    text = ok("approximate", "--help").stdout
+    for words in ("SPEC", "NAME=P", ".safetensors", ".keras", "glob", "--fractions", "examples:",
+                  SEED_SPEC, "float16", "Exit status"):
+        assert words in text
+    assert "bench" in ok("--help").stdout and "quicktions" in ok("bench", "--help").stdout
+
+
+def test_no_arguments_prints_help() -> None:
+    out = ok()
+    assert out.stdout.startswith("usage: fastfrac") and "approximate" in out.stdout
+
+
+def test_console_script() -> None:
+    script = Path(sys.executable).with_name("fastfrac")
+    if not script.exists():
+        pytest.skip("the fastfrac script is not beside this Python")
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"fastfrac {fastfrac.__version__}"
+
+
+def test_bench_is_short_and_checks_the_fractions() -> None:
+    out = ok("bench", "--size", "20000", "--p", "2", "--sample", "300").stdout
+    assert "fractions.Fraction (reference)" in out and "fastfrac kernel, decimal" in out
+    assert "speed-up" in out and "NO" not in out
+
+
+# -- a large safetensors file ------------------------------------------------------------
+
+MEASURE = textwrap.dedent(
+    """
+    import resource, subprocess, sys, time
+    start = time.perf_counter()
+    status = subprocess.run([sys.executable, "-m", "fastfrac", "approximate", *sys.argv[1:]]).returncode
+    seconds = time.perf_counter() - start
+    print(status, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    """
+)
+
+
+@pytest.mark.slow
+def test_large_safetensors_memory_bound(tmp_path) -> None:
+    # 10**8 float32 values (400 MB) in four tensors, plus an integer one.
+    sizes = {f"block.{i}.weight": (5000, 5000) for i in range(4)}
+    src = tmp_path / "big.safetensors"
+    rng = np.random.default_rng(11)
+    header, offset = {}, 0
+    for name, shape in sizes.items():
+        n = 4 * shape[0] * shape[1]
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    header["ids"] = {"dtype": "I64", "shape": [4], "data_offsets": [offset, offset + 32]}
+    text = json.dumps(header).encode()
+    with open(src, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text)
+        for shape in sizes.values():
+            (rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)).tofile(f)
+        np.arange(4, dtype=np.int64).tofile(f)
+    size = src.stat().st_size
+    out = tmp_path / "out.safetensors"
+    measured = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(src), "-o", str(out), "-p", "4", "-q"],
+        capture_output=True, text=True, env=ENV, check=True,
+    )
+    status, seconds, peak_kb = measured.stdout.split()
+    peak = int(peak_kb) * 1024
+    print(f"\n{sum(a * b for a, b in sizes.values()):,} float32 values ({size / 1e6:.0f} MB): "
+          f"{float(seconds):.1f} s, peak RSS {peak / 1e6:.0f} MB")
+    assert status == "0", measured.stderr
+    assert peak <= 1.5 * size + 400e6
+    with safe_open(str(out), "np") as f, safe_open(str(src), "np") as g:
+        for name in sizes:
+            for part in (slice(0, 3), slice(2500, 2503), slice(4997, 5000)):
+                x = g.get_slice(name)[part]
+                assert same_bits(f.get_slice(name)[part], expected(x, 4)), name
+        assert same_bits(f.get_tensor("ids"), np.arange(4))
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    ([], "give --data CSV and --weights DIR"),
+    (["--epochs", "3"], "--epochs (training the network here) is not available yet"),
+    (["--data", "missing.csv", "--weights", "."], "--data missing.csv does not exist"),
+])
+def test_demo_refuses_what_it_cannot_do(argv, fragment, tmp_path) -> None:
+    result = run("demo", *argv, "--json", tmp_path / "t.json", cwd=tmp_path)
+    assert result.returncode == 1 and fragment in result.stderr
+    assert result.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_demo_reproduces_the_seed_table(seed_dir, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    ok("demo", "--data", seed_dir / "data.csv", "--weights", seed_dir,
+       "--json", tmp_path / "t.json", "--plot", tmp_path / "t.png")
+    rows = {r["name"]: r for r in json.loads((tmp_path / "t.json").read_text())["rows"]}
+    # The seed's figures rebuilt with TF 2.21 / Keras 3.15 (../shared/seed/NOTES.md).
+    assert rows["original"]["mae"] == pytest.approx(0.007296624095, rel=1e-5)
+    assert rows["fastfrac seed map"]["mae"] == pytest.approx(0.007296035022, rel=1e-5)
+    assert rows["fastfrac seed map"]["mse"] == pytest.approx(8.918206241e-05, rel=1e-5)
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
