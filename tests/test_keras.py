@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -225,12 +226,20 @@ def narrowest(values: np.ndarray) -> np.dtype:
     raise AssertionError("no integer type holds the values")
 
 
+def container_meta(path) -> dict:
+    with np.load(path) as data:
+        return json.loads(str(data["__fastfrac__"]))
+
+
 def test_container_round_trips_exactly(small_model, tmp_path) -> None:
     approximated, report = fk.approximate_model(small_model, {"dense*": 2, "conv1d": 9})
     path = tmp_path / "weights.fractions"  # no suffix is added
     size = fk.save_fractions(report, path)
     assert size == path.stat().st_size
     assert fk.save_fractions(approximated, tmp_path / "b.npz") == size  # the model finds its report
+    assert (tmp_path / "b.npz").read_bytes() == path.read_bytes()  # and writes the same bytes
+    with zipfile.ZipFile(path) as archive:
+        assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_DEFLATED}
     with np.load(path) as data:
         assert "dense/kernel.num" in data.files and "dense/kernel.den" in data.files
         assert "batch_normalization/gamma" in data.files
@@ -240,10 +249,19 @@ def test_container_round_trips_exactly(small_model, tmp_path) -> None:
                 assert data[f"{tensor.name}.num"].dtype == narrowest(tensor.fractions.num)
                 assert data[f"{tensor.name}.den"].dtype == narrowest(tensor.fractions.den)
                 assert data[f"{tensor.name}.den"].dtype.kind == "u"
+    meta = container_meta(path)
+    assert (meta["format"], meta["version"], meta["mode"]) == ("fastfrac-fractions", 2, "decimal")
+    assert [m["name"] for m in meta["tensors"]] == [t.name for t in report.tensors]
+    assert meta["tensors"][0] == {"name": "conv1d/kernel", "layer": "conv1d", "kind": "fractions",
+                                  "shape": [1, 3, 4], "dtype": "float32", "p": 9, "digits": 18}
+    gamma = next(m for m in meta["tensors"] if m["name"] == "batch_normalization/gamma")
+    assert gamma == {"name": "batch_normalization/gamma", "layer": "batch_normalization",
+                     "kind": "plain", "shape": [4], "dtype": "float32", "p": None, "digits": None}
     loaded = fk.load_fractions(path)
+    assert loaded.mode == "decimal"
     assert [t.name for t in loaded.tensors] == [t.name for t in report.tensors]
     for got, want in zip(loaded.tensors, report.tensors):
-        assert (got.p, got.digits) == (want.p, want.digits)
+        assert (got.layer, got.weight, got.p, got.digits) == (want.layer, want.weight, want.p, want.digits)
         assert got.values.dtype == want.values.dtype
         assert got.values.tobytes() == want.values.tobytes()
         if want.fractions is None:
@@ -251,6 +269,7 @@ def test_container_round_trips_exactly(small_model, tmp_path) -> None:
         else:
             assert np.array_equal(got.fractions.num, want.fractions.num)
             assert np.array_equal(got.fractions.den, want.fractions.den)
+    assert set(loaded.fractions()) == {t.name for t in report.tensors if t.fractions is not None}
     for got, want in zip(loaded.arrays().values(), approximated.get_weights()):
         assert got.tobytes() == want.tobytes()
     target = keras.models.clone_model(small_model)
@@ -259,18 +278,36 @@ def test_container_round_trips_exactly(small_model, tmp_path) -> None:
         assert a.tobytes() == b.tobytes()
 
 
-def test_container_of_a_plain_model_is_float32(small_model, tmp_path) -> None:
+def test_container_of_a_plain_model_keeps_every_weight(small_model, tmp_path) -> None:
     fk.save_fractions(small_model, tmp_path / "plain.npz")
     loaded = fk.load_fractions(tmp_path / "plain.npz")
+    assert loaded.mode is None and loaded.fractions() == {}
     assert all(t.fractions is None for t in loaded.tensors)
+    assert {m["kind"] for m in container_meta(tmp_path / "plain.npz")["tensors"]} == {"plain"}
     for a, b in zip(loaded.arrays().values(), small_model.get_weights()):
-        assert a.tobytes() == b.tobytes()
+        assert a.dtype == np.float32 and a.tobytes() == b.tobytes()
 
 
 def test_not_a_container(tmp_path) -> None:
     np.savez_compressed(tmp_path / "other.npz", a=np.zeros(2))
-    with pytest.raises(ValueError, match="not a fastfrac fractions container"):
-        fk.load_fractions(tmp_path / "other.npz")
+    np.save(tmp_path / "array.npy", np.zeros(2))
+    for name in ("other.npz", "array.npy"):
+        with pytest.raises(ValueError, match="not a fastfrac fractions container"):
+            fk.load_fractions(tmp_path / name)
+    header = json.dumps({"format": "fastfrac-fractions", "version": 1, "tensors": []})
+    np.savez_compressed(tmp_path / "old.npz", __fastfrac__=np.array(header))
+    with pytest.raises(ValueError, match="unsupported container format 'fastfrac-fractions' version 1"):
+        fk.load_fractions(tmp_path / "old.npz")
+
+
+def test_a_failed_save_leaves_no_file(tmp_path) -> None:
+    from fastfrac._container import Tensor
+
+    path = tmp_path / "w.npz"
+    twins = [Tensor("d/kernel", np.float32([0.5]), layer="d")] * 2
+    with pytest.raises(ValueError, match="already has a key 'd/kernel'"):
+        fk.save_fractions(fk.ApproximationReport([], twins), path)
+    assert not path.exists()
 
 
 # -- lazy TensorFlow ------------------------------------------------------------------

@@ -18,12 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from fastfrac._atomic import AtomicOutputs
+from fastfrac._container import ContainerWriter
 from fastfrac._convert import TensorJob
 from fastfrac._errors import UserError
 from fastfrac._formats import TensorInfo, detect_format
-from fastfrac._fractions_file import FractionsWriter
-from fastfrac._report import Column, format_table, format_value
-from fastfrac._spec import Digits, Spec, digits_for
+from fastfrac._report import (
+    QUALITY_COLUMNS,
+    Column,
+    combine_rows,
+    format_quality,
+    format_table,
+    format_value,
+)
+from fastfrac._spec import Spec
+from fastfrac.keras import Digits, digits_for
 
 __all__ = ["approximate_file", "summary"]
 
@@ -85,7 +93,9 @@ def approximate_file(
     mode : {"decimal", "exact"}
         Passed to :func:`fastfrac.approximate`.
     fractions, json_path : path, optional
-        Also write the fractions container / the JSON report there.
+        Also write the fractions container (:mod:`fastfrac._container`: the
+        approximated tensors only, under their names in the file) / the JSON
+        report there.
     progress : bool
         Show a progress bar on stderr.
 
@@ -129,7 +139,7 @@ def approximate_file(
         rows: list[dict[str, Any] | TensorJob] = []
         total = sum(t.size for t in model.tensors if t.name in todo)
         container = (
-            FractionsWriter(fractions_tmp, mode=mode)
+            ContainerWriter(fractions_tmp, mode=mode)
             if fractions_tmp is not None
             else contextlib.nullcontext()
         )
@@ -151,8 +161,8 @@ def approximate_file(
                 assert tensor.float_type is not None  # todo holds float tensors only
                 sink = None
                 if writer is not None:
-                    sink = writer.tensor(
-                        tensor.name, tensor.shape, tensor.float_type.name,
+                    sink = writer.fractions(
+                        tensor.name, tensor.shape, tensor.float_type,
                         p=p, digits=n_digits, fortran_order=tensor.fortran_order,
                     )
                 describe(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
@@ -191,16 +201,14 @@ def approximate_file(
 
 def _totals(rows: list[dict[str, Any]], src: Path, out: Path, seconds: float) -> dict[str, Any]:
     done = [r for r in rows if "copied" not in r]
-    count = sum(r["count"] for r in done)
-    bits = sum(r["bits_per_value"] * r["count"] for r in done if r["bits_per_value"] is not None)
+    quality = combine_rows(done)
+    count = quality.pop("count")
     return {
         "tensors": len(rows),
         "approximated_tensors": len(done),
         "values": sum(r["count"] for r in rows),
         "approximated_values": count,
-        "max_abs_error": max((r["max_abs_error"] for r in done), default=0.0),
-        "max_rel_error": max((r["max_rel_error"] for r in done), default=0.0),
-        "bits_per_value": bits / count if count else None,
+        **quality,
         "seconds": seconds,
         "values_per_second": count / seconds if seconds > 0 else None,
         "input_bytes": src.stat().st_size,
@@ -208,19 +216,11 @@ def _totals(rows: list[dict[str, Any]], src: Path, out: Path, seconds: float) ->
     }
 
 
-def _sci(value: Any) -> str:
-    return format_value(value, ".3g")
-
-
 _COLUMNS: list[Column] = [
     ("name", "tensor", format_value),
     ("dtype", "dtype", format_value),
     ("count", "values", lambda v: format_value(v, ",d")),
-    ("p", "p", format_value),
-    ("digits", "digits", format_value),
-    ("max_abs_error", "max abs error", _sci),
-    ("max_rel_error", "max rel error", _sci),
-    ("bits_per_value", "bits/value", lambda v: format_value(v, ".2f")),
+    *QUALITY_COLUMNS,
     ("copied", "copied because", lambda v: "" if v is None else str(v)),
 ]
 
@@ -228,12 +228,10 @@ _COLUMNS: list[Column] = [
 def summary(report: dict[str, Any]) -> str:
     """The few lines ``fastfrac approximate`` prints: totals and, if short, the table."""
     t = report["totals"]
-    bits = "-" if t["bits_per_value"] is None else f"{t['bits_per_value']:.2f}"
     lines = [
         f"{report['output']}: {t['approximated_tensors']} of {t['tensors']} tensors approximated "
         f"({t['approximated_values']:,} of {t['values']:,} values) in {t['seconds']:.2f} s",
-        f"max abs error {t['max_abs_error']:.3g}, max rel error {t['max_rel_error']:.3g}, "
-        f"{bits} bits/value; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
+        f"{format_quality(t)}; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
     ]
     rows = report["tensors"]
     if len(rows) <= _TABLE_ROWS:

@@ -17,17 +17,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from fastfrac._errors import UserError
 from fastfrac._types import output_limits
-from fastfrac.keras import _digits_for, resolve_precision
+from fastfrac.keras import Digits, resolve_precision
 
-__all__ = ["Digits", "Spec", "digits_for", "list_names", "parse_digits", "parse_spec"]
-
-Digits = int | Literal["2p", "exact"]
+__all__ = ["Spec", "list_names", "parse_digits", "parse_spec"]
 
 # The command line always asks for int64 fractions (the seed's unclamped bound).
 MAX_P = output_limits(np.int64).max_p
@@ -160,11 +157,3 @@ def parse_digits(text: str) -> Digits:
         raise UserError(f"--digits must be 2p, exact or an integer >= 1, not {text!r}")
     return value
 
-
-def digits_for(digits: Digits, p: int) -> int | None:
-    """Significant digits for precision p (None: the exact value of num/den).
-
-    >>> digits_for("2p", 4), digits_for("2p", 0), digits_for("exact", 4), digits_for(5, 4)
-    (8, 1, None, 5)
-    """
-    return _digits_for(digits, p)

@@ -6,7 +6,8 @@ weights by the best rational approximation with the bound ``10**p / |x|``
 number of significant digits and returns a clone of the model carrying those
 weights, with a report of what it did.  :func:`save_fractions` writes the
 fractions themselves to a compressed container; :func:`load_fractions` reads
-it back.  The container format is described in :mod:`fastfrac._container`.
+it back, and also reads the container ``fastfrac approximate --fractions``
+writes.  The format is described in :mod:`fastfrac._container`.
 
 Keras 3 with the TensorFlow backend; Functional and Sequential models.
 TensorFlow is imported only when a function needs it, so importing this
@@ -40,6 +41,7 @@ __all__ = [
     "ApproximationReport",
     "FractionWeights",
     "approximate_model",
+    "digits_for",
     "load_fractions",
     "resolve_precision",
     "save_fractions",
@@ -125,8 +127,15 @@ def resolve_precision(
     return chosen
 
 
-def _digits_for(digits: Digits, p: int) -> int | None:
-    """Significant digits for precision p; None means the exact value num/den."""
+def digits_for(digits: Digits, p: int) -> int | None:
+    """Significant digits for precision p; None means the exact value num/den.
+
+    ``digits`` is ``"2p"`` (2p, at least 1), ``"exact"`` or an int >= 1; the
+    command line's ``--digits`` follows the same rule.
+
+    >>> digits_for("2p", 4), digits_for("2p", 0), digits_for("exact", 4), digits_for(5, 4)
+    (8, 1, None, 5)
+    """
     if digits == "2p":
         return max(2 * p, 1)
     if digits == "exact":
@@ -242,9 +251,9 @@ def approximate_model(
     # A key may name any layer; an int p goes to the layers that have weights.
     candidates = model.layers if isinstance(precision, Mapping) else with_weights
     chosen = resolve_precision(precision, [layer.name for layer in candidates])
-    layer_digits = {name: _digits_for(digits, p) for name, p in chosen.items()}
+    layer_digits = {name: digits_for(digits, p) for name, p in chosen.items()}
     if not chosen:
-        _digits_for(digits, 0)  # still reject a bad digits argument
+        digits_for(digits, 0)  # still reject a bad digits argument
 
     clone = keras.models.clone_model(model)
     rows, tensors = [], []
@@ -254,12 +263,13 @@ def approximate_model(
         new_arrays = []
         for name, w in zip(names, originals):
             p = chosen.get(layer.name)
+            key = f"{layer.name}/{name}"
             if p is None or w.dtype.kind != "f":
-                tensor, seconds = Tensor(layer.name, name, w), 0.0
+                tensor, seconds = Tensor(key, w, layer=layer.name), 0.0
             else:
                 n_digits = layer_digits[layer.name]
                 fractions, values, seconds = _approximate_array(w, p, n_digits, mode)
-                tensor = Tensor(layer.name, name, values, fractions, p, n_digits)
+                tensor = Tensor(key, values, fractions, p, n_digits, layer.name)
             new_arrays.append(tensor.values)
             tensors.append(tensor)
             rows.append(tensor_row(tensor, w, seconds))
@@ -276,11 +286,14 @@ def save_fractions(model_or_report: Any, path: str | os.PathLike[str]) -> int:
     ----------
     model_or_report : keras.Model or ApproximationReport
         The report of :func:`approximate_model`, or the model it returned.
-        Any other model is written with every tensor kept as float32.
+        Any other model is written with every tensor kept as it is.
     path : str or path-like
-        The file to write (no suffix is added).  Approximated tensors go in as
-        ``<tensor>.num`` / ``<tensor>.den`` in the narrowest integer type,
-        kept ones as ``<tensor>``, all compressed (``numpy.savez_compressed``).
+        The file to write (no suffix is added).  Every weight of the model is
+        in it, named ``<layer>/<weight path>`` (see :func:`tensor_names`):
+        approximated ones as ``<name>.num`` / ``<name>.den`` in the narrowest
+        integer types, the others as ``<name>`` in their own type (float32),
+        all compressed as ``numpy.savez_compressed`` does, with the metadata
+        described in :mod:`fastfrac._container`.
 
     Examples
     --------
@@ -289,29 +302,37 @@ def save_fractions(model_or_report: Any, path: str | os.PathLike[str]) -> int:
     1262
     """
     if isinstance(model_or_report, ApproximationReport):
-        tensors = model_or_report.tensors
-    elif _REPORTS.get(model_or_report) is not None:
-        tensors = _REPORTS[model_or_report].tensors
+        report: ApproximationReport | None = model_or_report
     else:
+        report = _REPORTS.get(model_or_report)
+    if report is None:
         tensors = [
-            Tensor(layer.name, name, w)
+            Tensor(f"{layer.name}/{name}", w, layer=layer.name)
             for layer in model_or_report.layers
             for name, w in zip(tensor_names(layer), layer.get_weights())
         ]
-    return write(tensors, path)
+        return write(tensors, path)
+    approximated = any(t.fractions is not None for t in report.tensors)
+    return write(report.tensors, path, mode=report.mode if approximated else None)
 
 
 def load_fractions(path: str | os.PathLike[str]) -> FractionWeights:
-    """Read a container written by :func:`save_fractions`.
+    """Read a fractions container: :func:`save_fractions`'s or ``fastfrac approximate --fractions``'.
 
     Returns
     -------
     FractionWeights
-        ``.tensors``: each tensor's name, int64 fractions (None if kept), p,
-        digits and the decoded weight values, identical bit for bit to the
-        approximated model's; ``.arrays()``: name -> values;
-        ``.set_weights(model)``: write them into a model of the same
-        architecture.
+        ``.tensors``: each tensor's name, layer, int64 fractions (None if
+        stored as it is), p, digits and the decoded weight values, identical
+        bit for bit to the approximated model's (or model file's);
+        ``.mode``; ``.arrays()``: name -> values; ``.fractions()``: name ->
+        num/den; ``.set_weights(model)``: write them into a model of the
+        same architecture (containers of :func:`save_fractions` only).
+
+    Raises
+    ------
+    ValueError
+        The file is not a fastfrac fractions container of this version.
 
     Examples
     --------
