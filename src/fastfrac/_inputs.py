@@ -87,21 +87,26 @@ def as_ints(v: Any, name: str) -> np.ndarray:
     """v as an int64 array; TypeError for non-integer input, ValueError past int64."""
     if isinstance(v, (np.ndarray, np.generic)):
         arr = np.asarray(v)
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"{name} must be integers, not {arr.dtype}")
-        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"{name} has values above int64's maximum")
-        return arr.astype(np.int64, copy=False)
-    try:
-        arr = np.asarray(v)
-    except OverflowError:
-        raise ValueError(f"{name} has values outside int64") from None
-    if arr.dtype == object:
-        raise ValueError(f"{name} has values outside int64 or that are not integers")
-    if arr.dtype.kind not in "iub" or arr.dtype.kind == "b":
+    else:
+        # Python ints of any size: look at them before NumPy turns a mix of
+        # small and huge ones into float64 or object.
+        try:
+            items = np.asarray(v, dtype=object)
+        except ValueError as exc:
+            raise TypeError(f"{name} must be integers: {exc}") from None
+        values = items.reshape(-1)
+        for item in values:
+            if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+                raise TypeError(f"{name} must be integers, not {type(item).__name__}")
+        if values.size:
+            low, high = min(int(i) for i in values), max(int(i) for i in values)
+            if low < -(2**63) or high > 2**63 - 1:
+                raise ValueError(f"{name} has values outside int64 ({low if low < -(2**63) else high})")
+        return items.astype(np.int64)
+    if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integers, not {arr.dtype}")
     if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"{name} has values above int64's maximum")
+        raise ValueError(f"{name} has values above int64's maximum ({int(arr.max())})")
     return arr.astype(np.int64, copy=False)
 
 
