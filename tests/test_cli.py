@@ -369,10 +369,13 @@ def test_fractions_container(tmp_path) -> None:
     ok("approximate", tmp_path / "in.npz", "-o", tmp_path / "out.npz", "-p", "a=1,f=5",
        "--fractions", tmp_path / "fr.npz", "--digits", "exact")
     container = np.load(tmp_path / "fr.npz")
-    assert sorted(container.files) == ["__fastfrac_file__", "a.den", "a.num", "f.den", "f.num"]
+    assert sorted(container.files) == ["__fastfrac__", "a.den", "a.num", "f.den", "f.num"]
     assert container.zip.getinfo("a.num.npy").compress_type == zipfile.ZIP_DEFLATED
-    meta = json.loads(str(container["__fastfrac_file__"]))
-    assert meta["tensors"][0] == {"name": "a", "shape": [5, 4], "dtype": "float32", "p": 1, "digits": None}
+    meta = json.loads(str(container["__fastfrac__"]))
+    assert (meta["format"], meta["version"], meta["mode"]) == ("fastfrac-fractions", 2, "decimal")
+    assert meta["tensors"][0] == {"name": "a", "layer": None, "kind": "fractions", "shape": [5, 4],
+                                  "dtype": "float32", "p": 1, "digits": None}
+    assert meta["tensors"][1]["dtype"] == "float64"
     written = np.load(tmp_path / "out.npz")
     for name, p in (("a", 1), ("f", 5)):
         num, den = fastfrac.approximate(arrays[name], p, dtype=np.int64)
@@ -385,6 +388,89 @@ def test_fractions_container(tmp_path) -> None:
             assert all(not (np.iinfo(t).min <= got.min() and got.max() <= np.iinfo(t).max) for t in smaller)
         decoded = fastfrac.to_float(got_num, got_den).astype(arrays[name].dtype)
         assert same_bits(decoded, written[name])
+
+
+def test_cli_container_loads_with_load_fractions(tmp_path) -> None:
+    """The command line's container is the Keras one: load_fractions gives OUT's weights."""
+    from fastfrac.keras import load_fractions  # TensorFlow is not needed to read
+
+    rng = np.random.default_rng(6)
+    arrays = {"conv/kernel": rng.normal(0, 0.05, (3, 2, 4)).astype(np.float32),
+              "f": np.asfortranarray(rng.normal(0, 2.0, (3, 4))),
+              "big": rng.normal(0, 0.05, 2**20 + 3).astype(np.float32),  # two chunks
+              "kept": rng.normal(0, 0.05, 4).astype(np.float32)}
+    np.savez(tmp_path / "in.npz", **arrays)
+    ok("approximate", tmp_path / "in.npz", "-o", tmp_path / "out.npz", "-p", "conv/*=4,kept=-,2",
+       "--fractions", tmp_path / "fr.npz", "--mode", "exact", "-q")
+    loaded = load_fractions(tmp_path / "fr.npz")
+    assert loaded.mode == "exact"
+    assert [t.name for t in loaded.tensors] == ["conv/kernel", "f", "big"]  # file order, kept left out
+    written = np.load(tmp_path / "out.npz")
+    for tensor in loaded.tensors:
+        assert same_bits(tensor.values, written[tensor.name]), tensor.name
+        assert tensor.layer is None and tensor.p == (4 if tensor.name == "conv/kernel" else 2)
+        assert tensor.digits == 2 * tensor.p
+    with np.load(tmp_path / "fr.npz") as data:
+        assert data["f.num"].flags.f_contiguous  # stored in the file's order
+
+
+def test_keras_file_container_loads_with_load_fractions(keras_files, tmp_path) -> None:
+    from fastfrac.keras import load_fractions
+
+    out = tmp_path / "small.weights.h5"
+    ok("approximate", keras_files / "model.weights.h5", "-o", out, "-p", KERAS_SPEC,
+       "--fractions", tmp_path / "fr.npz", "-q")
+    loaded = load_fractions(tmp_path / "fr.npz")
+    assert len(loaded.tensors) == 13
+    with h5py.File(out) as f:
+        for tensor in loaded.tensors:
+            assert same_bits(tensor.values, f[tensor.name][()]), tensor.name
+            assert KERAS_P[keras3_layer(tensor.name)] == tensor.p
+
+
+def test_container_memory_is_bounded(tmp_path) -> None:
+    """A tensor far larger than the writer's memory budget, given in chunks, costs only the budget."""
+    import tracemalloc
+
+    from fastfrac._container import ContainerWriter, read
+
+    n, chunk = 3 << 20, 1 << 16  # 48 MB of int64 numerators and denominators
+
+    def fractions(start: int) -> fastfrac.Fractions:
+        k = np.arange(start, start + chunk, dtype=np.int64)
+        return fastfrac.Fractions(k % 1999 - 999, k % 257 + 1)
+
+    path = tmp_path / "big.npz"
+    tracemalloc.start()
+    try:
+        with ContainerWriter(path, mode="decimal", spill_bytes=1 << 20) as writer:
+            sink = writer.fractions("big", (n,), np.float32, p=3, digits=None)
+            for start in range(0, n, chunk):
+                sink.add(fractions(start))
+            sink.close()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB"
+    got = read(path).tensors[0].fractions
+    assert got is not None
+    with np.load(path) as data:
+        assert (data["big.num"].dtype, data["big.den"].dtype) == (np.int16, np.uint16)
+    k = np.arange(n, dtype=np.int64)
+    assert np.array_equal(got.num, k % 1999 - 999) and np.array_equal(got.den, k % 257 + 1)
+
+
+def test_container_writer_refuses_an_incomplete_tensor(tmp_path) -> None:
+    from fastfrac._container import ContainerWriter
+
+    with ContainerWriter(tmp_path / "w.npz", mode="decimal") as writer:
+        sink = writer.fractions("w", (2, 3), np.float32, p=2, digits=4)
+        sink.add(fastfrac.Fractions(np.arange(4), np.ones(4, dtype=np.int64)))
+        with pytest.raises(ValueError, match=r"shape \(2, 3\) \(6 values\) but 4 were added"):
+            sink.close()
+        writer.fractions("v", (1,), np.float32, p=2, digits=4)
+        with pytest.raises(ValueError, match="'w' was never closed"):
+            writer.close()
 
 
 def test_no_tensorflow_nor_h5py_for_safetensors_and_npz(st_file, tmp_path) -> None:
@@ -581,8 +667,8 @@ def test_large_safetensors_memory_bound(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    ([], "give --data CSV and --weights DIR"),
-    (["--epochs", "3"], "--epochs (training the network here) is not available yet"),
+    (["--weights", "."], "--weights needs --data"),
+    (["--data", ".", "--weights", ".", "--epochs", "3"], "--epochs trains the network here"),
     (["--data", "missing.csv", "--weights", "."], "--data missing.csv does not exist"),
 ])
 def test_demo_refuses_what_it_cannot_do(argv, fragment, tmp_path) -> None:
@@ -596,9 +682,16 @@ def test_demo_reproduces_the_seed_table(seed_dir, tmp_path) -> None:
     pytest.importorskip("matplotlib")
     ok("demo", "--data", seed_dir / "data.csv", "--weights", seed_dir,
        "--json", tmp_path / "t.json", "--plot", tmp_path / "t.png")
-    rows = {r["name"]: r for r in json.loads((tmp_path / "t.json").read_text())["rows"]}
+    report = json.loads((tmp_path / "t.json").read_text())
+    rows = {r["name"]: r for r in report["rows"]}
     # The seed's figures rebuilt with TF 2.21 / Keras 3.15 (../shared/seed/NOTES.md).
     assert rows["original"]["mae"] == pytest.approx(0.007296624095, rel=1e-5)
+    assert rows["original"]["mse"] == pytest.approx(8.919899201e-05, rel=1e-5)
+    assert rows["original"]["direction_accuracy"] == pytest.approx(98.724053, rel=1e-5)
     assert rows["fastfrac seed map"]["mae"] == pytest.approx(0.007296035022, rel=1e-5)
     assert rows["fastfrac seed map"]["mse"] == pytest.approx(8.918206241e-05, rel=1e-5)
+    assert rows["fastfrac seed map"]["direction_accuracy"] == pytest.approx(98.724053, rel=1e-5)
+    # No training on this path; the seed map's 93,124 values match the Fraction reference.
+    assert report["model"]["weights"] == str(seed_dir) and "epochs" not in report["model"]
+    assert report["reference"]["identical"] is True and report["reference"]["values"] == 93_124
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,7 +4,7 @@ Subcommands::
 
     fastfrac approximate IN -o OUT -p SPEC   rewrite a model file's weights
     fastfrac bench                           kernel vs Fraction speed on this machine
-    fastfrac demo --data CSV --weights DIR   the seed experiment's comparison table
+    fastfrac demo                            the seed experiment on built-in data
 
 Built on :mod:`argparse`: it is in the standard library (no dependency for
 a package whose runtime needs only NumPy, h5py and rich), has subcommands
@@ -26,7 +26,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
@@ -99,16 +98,28 @@ example:
 
 
 _DEMO_HELP = """\
-Reproduce the seed experiment: the CNN-BiLSTM-Attention network that predicts
-the next one-minute USD/CNY bar, with its trained weights, measured on the
-seed's test windows as the original model, the no-change (persistence)
-forecast, fastfrac with the seed's map (conv1d=4,bidirectional=2,dense=2,
-dense_1=4) and with p=1, and TFLite float32/float16/int8: MAE, MSE, direction
-accuracy, size and bits per weight.  Needs TensorFlow, pandas and
-scikit-learn (pip install "fastfrac[keras]"); takes about a minute.
+The seed experiment end to end.  With no arguments: Microsoft's daily bars
+1986-2017 that ship inside the pmdarima package (read offline), the seed's
+CNN-BiLSTM-Attention network trained on them for --epochs with fixed seeds,
+then one table measured on the same test windows: the original model, the
+no-change (persistence) forecast, fastfrac with the seed's map
+(conv1d=4,bidirectional=2,dense=2,dense_1=4) and with p=1, and TFLite
+float32/float16/int8: MAE, MSE, direction accuracy, size and bits per
+weight.  Below it, the seed map's approximation timed in fastfrac's C kernel
+and in the pure-Python fractions.Fraction loop it replaces, on the same
+weights.  About 2 minutes on 2 cores.
 
-example:
-  fastfrac demo --data seed/data.csv --weights seed/weights_npy --json table.json --plot table.png
+With --data and --weights: the seed's own data.csv and trained weights, no
+training; this reproduces the seed's figures.  With --data alone: train on
+that CSV.
+
+Needs TensorFlow, scikit-learn, pandas, pmdarima and matplotlib:
+  pip install "fastfrac[demo]"
+
+examples:
+  fastfrac demo
+  fastfrac demo --epochs 3 --json table.json --plot close.png
+  fastfrac demo --data seed/data.csv --weights seed/weights_npy
 """
 
 
@@ -192,9 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="value approximated: the shortest decimal printing x (default, "
                              "the research script's str(x)) or x's exact binary value")
     approx.add_argument("--fractions", metavar="FILE.npz", type=Path,
-                        help="also write the fractions: <tensor>.num and <tensor>.den in the "
-                             "narrowest integer types, compressed, with a JSON key "
-                             "__fastfrac_file__ giving each tensor's shape, dtype, p and digits")
+                        help="also write the fractions container of the approximated tensors: "
+                             "<tensor>.num and <tensor>.den in the narrowest integer types, "
+                             "compressed, with a JSON key __fastfrac__ giving each tensor's "
+                             "shape, dtype, p and digits (copied tensors are only in OUT); "
+                             "fastfrac.keras.load_fractions reads it")
     approx.add_argument("--json", metavar="FILE", type=Path,
                         help="write the per-tensor report (errors, bits per value, time, "
                              "why tensors were copied) as JSON")
@@ -215,23 +228,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="values given to the Python loops (default 20000)")
     bench.set_defaults(run=_run_bench)
 
+    from fastfrac import _demo  # cheap: its heavy imports are deferred too
+
     demo = commands.add_parser(
         "demo", parents=[common], formatter_class=formatter,
-        help="the seed experiment: original vs fastfrac vs TFLite on the K-line model",
+        help="the seed experiment: train the K-line model, compare fastfrac and TFLite",
         description=_DEMO_HELP,
     )
     demo.add_argument("--data", metavar="CSV", type=Path,
-                      help="K-line bars with open, close, high, low columns (the seed's data.csv)")
+                      help="K-line bars with open, close, high, low columns (the seed's "
+                           "data.csv) instead of the built-in MSFT bars")
     demo.add_argument("--weights", metavar="DIR", type=Path,
-                      help="the seed's trained weights: layer-*-weight-*.npy files, or the "
-                           "folder holding weights_npy/")
+                      help="the seed's trained weights (layer-*-weight-*.npy files, or the "
+                           "folder holding weights_npy/) instead of training; needs --data")
     demo.add_argument("--epochs", type=_positive, metavar="N",
-                      help="train the network for N epochs instead of loading --weights "
-                           "(not available yet)")
+                      help=f"training epochs (default {_demo.DEFAULT_EPOCHS}, the seed notebook's)")
+    demo.add_argument("--seed", type=int, default=0, metavar="N",
+                      help="random seed of the initial weights, shuffling and dropout (default 0)")
     demo.add_argument("--json", metavar="FILE", type=Path,
-                      help="also write the table (and kernel times) as JSON")
+                      help="also write the table, the timings and what data and model were "
+                           "used as JSON")
     demo.add_argument("--plot", metavar="FILE.png", type=Path,
-                      help="also draw MAE against bits per weight (needs matplotlib)")
+                      help="also draw true against predicted close, original and approximated, "
+                           f"over the last {_demo.PLOT_BARS} bars in time order (PNG)")
     demo.set_defaults(run=_run_demo)
     return parser
 
@@ -276,14 +295,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     _must_exist(args.data, "--data")
     _must_exist(args.weights, "--weights")
-    spinner: Any = contextlib.nullcontext()
-    if sys.stderr.isatty():
-        from rich.console import Console
-
-        spinner = Console(stderr=True).status("")
-    with spinner as status:
-        table = run_demo(args.data, args.weights, epochs=args.epochs, json_path=args.json,
-                         plot=args.plot, status=None if status is None else status.update)
+    table = run_demo(args.data, args.weights, epochs=args.epochs, seed=args.seed,
+                     json_path=args.json, plot=args.plot, progress=sys.stderr.isatty())
     print(table)
     return 0
 

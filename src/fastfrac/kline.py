@@ -16,8 +16,12 @@ reveal: a no-change forecast scores about 99.3 % on it and an MAE of about
 per-window direction accuracy (predicted vs true change from each window's
 last close) and :func:`compare` a ``persistence`` row.
 
-TensorFlow, pandas and scikit-learn are imported only when a function
-needs them.
+Without the seed's files, :func:`load_builtin_ohlc` gives real daily bars
+that ship inside the pmdarima package and :func:`train` fits the network
+on them the way the seed notebook did.
+
+TensorFlow, pandas, scikit-learn and pmdarima are imported only when a
+function needs them.
 
 Examples
 --------
@@ -36,7 +40,7 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,7 @@ import numpy as np
 from fastfrac._report import Column, format_table, format_value
 
 __all__ = [
+    "BUILTIN_SOURCE",
     "FEATURES",
     "ROW_NAMES",
     "SEED_PRECISION",
@@ -56,11 +61,13 @@ __all__ = [
     "compare",
     "direction_accuracy",
     "evaluate",
+    "load_builtin_ohlc",
     "load_ohlc",
     "load_seed_weights",
     "persistence",
     "predict",
     "prepare",
+    "train",
     "window_direction_accuracy",
 ]
 
@@ -150,6 +157,17 @@ def load_seed_weights(model: Any, directory: str | os.PathLike[str]) -> Any:
     return model
 
 
+def _ohlc_columns(frame: Any, source: str) -> Any:
+    """``frame``'s open, close, high and low columns (any case), as float64, in that order."""
+    by_lower = {str(c).strip().lower(): c for c in frame.columns}
+    missing = [f for f in FEATURES if f not in by_lower]
+    if missing:
+        raise ValueError(f"{source} lacks the columns {missing}; it has {list(frame.columns)}")
+    out = frame[[by_lower[f] for f in FEATURES]].astype(np.float64)
+    out.columns = list(FEATURES)
+    return out
+
+
 def load_ohlc(path: str | os.PathLike[str]) -> Any:
     """Read a K-line CSV as a float64 DataFrame with the columns ``open, close, high, low``.
 
@@ -159,15 +177,39 @@ def load_ohlc(path: str | os.PathLike[str]) -> Any:
     """
     import pandas as pd  # deferred: only the K-line task needs pandas
 
-    frame = pd.read_csv(path)
-    by_lower = {str(c).strip().lower(): c for c in frame.columns}
-    missing = [f for f in FEATURES if f not in by_lower]
-    if missing:
-        raise ValueError(
-            f"{os.fspath(path)!r} lacks the columns {missing}; it has {list(frame.columns)}"
-        )
-    out = frame[[by_lower[f] for f in FEATURES]].astype(np.float64)
-    out.columns = list(FEATURES)
+    return _ohlc_columns(pd.read_csv(path), repr(os.fspath(path)))
+
+
+BUILTIN_SOURCE = "pmdarima.datasets.load_msft()"
+
+
+def load_builtin_ohlc() -> Any:
+    """Microsoft's daily bars, 1986-03-13 to 2017-11-10 (7,983 rows), indexed by date.
+
+    The built-in data of ``fastfrac demo``: real prices that need no
+    download, because they ship inside the pmdarima package (MIT licence;
+    from Kaggle's "Price, Volume Data for All US Stocks & ETFs") and
+    :func:`pmdarima.datasets.load_msft` reads them from the installed
+    package.  Returns the same columns as :func:`load_ohlc`
+    (``open, close, high, low``, float64) with a :class:`pandas.DatetimeIndex`.
+
+    Examples
+    --------
+    >>> bars = load_builtin_ohlc()  # doctest: +SKIP
+    >>> bars.shape, str(bars.index[0].date()), str(bars.index[-1].date())  # doctest: +SKIP
+    ((7983, 4), '1986-03-13', '2017-11-10')
+    """
+    try:
+        from pmdarima.datasets import load_msft  # deferred: only the demo needs it
+    except ImportError:
+        raise ImportError(
+            "the built-in data needs pmdarima (pip install \"fastfrac[demo]\")"
+        ) from None
+    import pandas as pd
+
+    frame = load_msft()
+    out = _ohlc_columns(frame, BUILTIN_SOURCE)
+    out.index = pd.DatetimeIndex(pd.to_datetime(frame["Date"]), name="date")
     return out
 
 
@@ -183,11 +225,36 @@ class Prepared:
         (n, 4) scaled targets: the bar after each window.
     scaler : sklearn.preprocessing.MinMaxScaler
         Fitted on the whole file (the seed's choice).
+    series : numpy.ndarray or None
+        (rows, 4) the whole scaled series in time order, from which
+        :meth:`windows` cuts any window (None when made without it).
+    train_index, test_index : numpy.ndarray or None
+        The window numbers of the training and test windows, in split order
+        (window i is rows i .. i+19, its target row i+20); ``x_test`` is
+        ``windows(test_index)[0]``.
     """
 
     x_test: np.ndarray
     y_test: np.ndarray
     scaler: Any = field(repr=False)
+    series: np.ndarray | None = field(default=None, repr=False)
+    train_index: np.ndarray | None = field(default=None, repr=False)
+    test_index: np.ndarray | None = field(default=None, repr=False)
+
+    def windows(self, index: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Scaled inputs (n, 20, 4) and targets (n, 4) of the windows numbered ``index``.
+
+        Any windows, not only the test ones: a run of consecutive numbers
+        gives predictions in time order, and ``train_index`` the training set.
+        """
+        if self.series is None:
+            raise ValueError("these windows were prepared without their series; use prepare()")
+        index = np.asarray(index, dtype=np.intp)
+        window = self.x_test.shape[1]
+        if index.size and not (0 <= index.min() and index.max() < len(self.series) - window):
+            raise ValueError(f"window numbers must lie in 0..{len(self.series) - window - 1}")
+        rows = index[:, None] + np.arange(window)
+        return self.series[rows], self.series[index + window]
 
     def unscale(self, scaled: np.ndarray) -> np.ndarray:
         """(n, 4) scaled bars back in prices, in float64."""
@@ -242,10 +309,19 @@ def prepare(
     windows = np.lib.stride_tricks.sliding_window_view(scaled, window, axis=0)[:-1]
     windows = windows.transpose(0, 2, 1)
     targets = scaled[window:]
-    _, x_test, _, y_test = train_test_split(
-        windows, targets, test_size=test_size, random_state=random_state
+    # Splitting the window numbers draws the same permutation as splitting
+    # the windows themselves, and keeps where each test window lies in time.
+    train_index, test_index = train_test_split(
+        np.arange(len(windows)), test_size=test_size, random_state=random_state
     )
-    return Prepared(np.ascontiguousarray(x_test), np.ascontiguousarray(y_test), scaler)
+    return Prepared(
+        np.ascontiguousarray(windows[test_index]),
+        np.ascontiguousarray(targets[test_index]),
+        scaler,
+        series=scaled,
+        train_index=train_index,
+        test_index=test_index,
+    )
 
 
 def predict(model: Any, prepared: Prepared, *, batch_size: int = 512) -> np.ndarray:
@@ -255,6 +331,57 @@ def predict(model: Any, prepared: Prepared, *, batch_size: int = 512) -> np.ndar
     bit-identical for 32 (Keras' default), 512 and the whole test set at once.
     """
     return model.predict(prepared.x_test, batch_size=batch_size, verbose=0)
+
+
+def train(
+    model: Any,
+    prepared: Prepared,
+    *,
+    epochs: int,
+    seed: int = 0,
+    batch_size: int = 64,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> Any:
+    """Fit ``model`` on the training windows of ``prepared`` as the seed notebook did; returns it.
+
+    Adam with Keras' defaults on the mean squared error of the scaled bars,
+    batches of 64: the seed's settings.  The seed also held 10 % of the
+    training windows out for validation, which nothing here reads, so every
+    training window is used.  The test windows are never seen.
+
+    Parameters
+    ----------
+    model : keras.Model
+        From :func:`build_model`; compiled here.
+    prepared : Prepared
+        From :func:`prepare` (it carries the training windows).
+    epochs : int
+        Passes over the training windows.
+    seed : int
+        Given to :func:`keras.utils.set_random_seed` before fitting, which
+        fixes the shuffling and the dropout masks.  The initial weights are
+        drawn when the model is built: seed before :func:`build_model` too
+        for a reproducible run.
+    batch_size : int
+        Windows per gradient step.
+    on_epoch : callable, optional
+        Called after each epoch with its number (from 1) and training loss.
+    """
+    import keras  # deferred like build_model
+
+    if prepared.train_index is None:
+        raise ValueError("these windows were prepared without a training set; use prepare()")
+    x_train, y_train = prepared.windows(prepared.train_index)
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    callbacks = []
+    if on_epoch is not None:
+        callbacks.append(keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, float(logs["loss"]))
+        ))
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
+              callbacks=callbacks, verbose=0)
+    return model
 
 
 def persistence(prepared: Prepared) -> np.ndarray:
@@ -346,12 +473,15 @@ class Comparison:
         The model's parameter count (the denominator of bits per weight).
     reports : dict
         The :class:`~fastfrac.keras.ApproximationReport` of each fastfrac row.
+    models : dict
+        The approximated Keras model of each fastfrac row.
     """
 
     rows: list[dict[str, Any]]
     kernel_seconds: dict[str, float]
     parameters: int
     reports: dict[str, Any] = field(default_factory=dict, repr=False)
+    models: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def row(self, name: str) -> dict[str, Any]:
         """The row called ``name``."""
@@ -409,6 +539,7 @@ def compare(
     precision: Mapping[str, int] | int = SEED_PRECISION,
     batch_size: int = 512,
     workdir: str | os.PathLike[str] | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Measure the model, persistence, fastfrac and TFLite on the same test windows.
 
@@ -435,6 +566,9 @@ def compare(
     workdir : path, optional
         Where the fractions containers are written (a temporary folder,
         removed afterwards, when None).
+    status : callable, optional
+        Told in a few words which row is being measured (the TFLite
+        conversions take seconds each).
 
     Returns
     -------
@@ -444,7 +578,9 @@ def compare(
     from fastfrac import keras as ffkeras
     from fastfrac import tflite
 
+    say = status or (lambda text: None)
     parameters = int(model.count_params())
+    say("measuring the original model")
     rows = [
         _row("original", evaluate(predict(model, prepared, batch_size=batch_size), prepared),
              4 * parameters, parameters),
@@ -452,22 +588,26 @@ def compare(
     ]
     kernel_seconds: dict[str, float] = {}
     reports: dict[str, Any] = {}
+    models: dict[str, Any] = {}
     with _folder(workdir) as folder:
         for name, prec, file in (
             ("fastfrac seed map", precision, "seed_map.npz"),
             ("fastfrac p=1", 1, "p1.npz"),
         ):
+            say(f"approximating and measuring: {name}")
             approximated, report = ffkeras.approximate_model(model, prec)
             size = ffkeras.save_fractions(report, folder / file)
             metrics = evaluate(predict(approximated, prepared, batch_size=batch_size), prepared)
             rows.append(_row(name, metrics, size, parameters))
             kernel_seconds[name] = report.totals["kernel_seconds"]
             reports[name] = report
+            models[name] = approximated
     unrolled = build_model(unroll=True)
     unrolled.set_weights(model.get_weights())
     x = prepared.x_test.astype(np.float32)
     for quantization in tflite.QUANTIZATIONS:
+        say(f"converting to TFLite and measuring: {quantization}")
         flatbuffer = tflite.convert(unrolled, quantization)
         metrics = evaluate(tflite.predict(flatbuffer, x), prepared)
         rows.append(_row(f"tflite {quantization}", metrics, len(flatbuffer), parameters))
-    return Comparison(rows, kernel_seconds, parameters, reports)
+    return Comparison(rows, kernel_seconds, parameters, reports, models)
