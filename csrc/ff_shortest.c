@@ -1,0 +1,213 @@
+/*
+ * ff_shortest.c -- the shortest round-trip decimal of a float32 or float64.
+ *
+ * Decimal mode stands each element x for the decimal NumPy's str() prints:
+ * the fewest significant digits that read back as x, the one closest to x
+ * among those, ties to an even last digit.  A decimal reads back as x when
+ * it lies in x's rounding interval; its ends are halfway to the neighbours
+ * and, as round-half-even reading sends them to the even significand, they
+ * belong to x exactly when x's significand is even (so str(np.float32(3e10))
+ * is '3e+10' although 3e10 is the midpoint of two float32s).
+ *
+ * The algorithm is Schubfach: Raffaello Giulietti, "The Schubfach way to
+ * render doubles" (2020, revised 2022).  For v = c * 2**q:
+ *   - the rounding interval R_v is 2**q wide (3/4 * 2**q at the bottom of a
+ *     binade, where the gap below v is half the gap above);
+ *   - with 10**k the largest power of ten not above that width, R_v holds
+ *     at least one multiple of 10**k (consecutive multiples are closer than
+ *     R_v is wide) and at most one multiple of 10**(k+1) (those are farther
+ *     apart than R_v is wide).  So the shortest decimal is that multiple of
+ *     10**(k+1) when there is one, and otherwise the better of the two
+ *     multiples of 10**k on either side of v;
+ *   - v and the interval ends are scaled by 10**-k with one 64 x 128-bit
+ *     product each, truncated and rounded to odd; that keeps every
+ *     comparison against an even integer exact.  gen_shortest_tables.py
+ *     proves it for every exponent of both formats before it writes the
+ *     table, which is why the code below needs no fallback path.
+ *
+ * Schubfach minimises the power of ten, NumPy the digit count (digits
+ * taken from v's leading position down).  A rival of the same length as the
+ * multiple of 10**(k+1) picked above would have to lie beyond a power of ten
+ * inside R_v; that power is then the pick, 10**(k+1), and the rival
+ * 9 * 10**k, nearer to v only if v < 9.5 * 10**k.  As 10**(k+1) - v is then
+ * both above v / 19 and at most half the width, 2**(q-1), c < 9.5: a
+ * subnormal of at most 4 significant bits.  Of those only float32 c = 7
+ * (9.8e-45) and float64 c = 2 (9.9e-324) have 10**(k+1) in R_v, and both lie
+ * nearer to it, so the two notions agree on every float32 and float64.
+ *
+ * Unlike Java's Double.toString, the paper's reference implementation,
+ * there is no two-digit minimum: the smallest float64 gives 5e-324.
+ */
+#include "ff_common.h"
+#include "ff_shortest_tables.h"
+
+/* Returns floor(log10(2**e)); requires |e| <= FF_LOG10_POW2_EMAX. */
+FF_INLINE int32_t ff_floor_log10_pow2(int32_t e) {
+    assert(-FF_LOG10_POW2_EMAX <= e && e <= FF_LOG10_POW2_EMAX);
+    /* >> of a negative int is an arithmetic shift on GCC and Clang. */
+    return (e * FF_LOG10_POW2_MUL + FF_LOG10_POW2_ADD) >> FF_LOG10_POW2_SHIFT;
+}
+
+/* Returns floor(log10(3/4 * 2**e)); requires |e| <= FF_LOG10_3Q_POW2_EMAX. */
+FF_INLINE int32_t ff_floor_log10_three_quarters_pow2(int32_t e) {
+    assert(-FF_LOG10_3Q_POW2_EMAX <= e && e <= FF_LOG10_3Q_POW2_EMAX);
+    return (e * FF_LOG10_3Q_POW2_MUL + FF_LOG10_3Q_POW2_ADD) >> FF_LOG10_3Q_POW2_SHIFT;
+}
+
+/* Returns floor(log2(10**e)); requires |e| <= FF_LOG2_POW10_EMAX. */
+FF_INLINE int32_t ff_floor_log2_pow10(int32_t e) {
+    assert(-FF_LOG2_POW10_EMAX <= e && e <= FF_LOG2_POW10_EMAX);
+    return (e * FF_LOG2_POW10_MUL + FF_LOG2_POW10_ADD) >> FF_LOG2_POW10_SHIFT;
+}
+
+/* Returns g(k), the leading 128 bits of 10**-k rounded up (in [2**127, 2**128));
+ * requires FF_G_K_MIN <= k <= FF_G_K_MAX. */
+FF_INLINE ff_u128 ff_g128(int32_t k) {
+    assert(FF_G_K_MIN <= k && k <= FF_G_K_MAX);
+    const uint64_t *row = ff_g_table[k - FF_G_K_MIN];
+    return FF_U128(row[0], row[1]);
+}
+
+/* Returns the leading 64 bits of 10**-k rounded up, ceil(g(k) / 2**64);
+ * requires FF_G_K32_MIN <= k <= FF_G_K32_MAX (the generator checked that
+ * no row in that range rounds up past 2**64 - 1). */
+FF_INLINE uint64_t ff_g64(int32_t k) {
+    assert(FF_G_K32_MIN <= k && k <= FF_G_K32_MAX);
+    const uint64_t *row = ff_g_table[k - FF_G_K_MIN];
+    return row[0] + (row[1] != 0);
+}
+
+/* Returns x = n * g / 2**128 rounded to odd (floor(x), with the low bit set
+ * when x is not an integer), judging integrality on the fraction's leading
+ * 67 bits only, since the bits below carry g's rounding error; requires
+ * n < 2**59 (then x < 2**59). */
+FF_INLINE uint64_t ff_rop_f64(ff_u128 g, uint64_t n) {
+    assert(n < (UINT64_C(1) << 59));
+    const ff_u128 lo = (ff_u128)(uint64_t)g * n;
+    const ff_u128 hi = (g >> 64) * n;
+    const ff_u128 mid = hi + (lo >> 64); /* floor(n * g / 2**64) */
+    const ff_u128 frac = ((ff_u128)(uint64_t)mid << 64) | (uint64_t)lo;
+    return (uint64_t)(mid >> 64) | (uint64_t)((frac >> 61) != 0);
+}
+
+/* Returns x = n * g / 2**64 rounded to odd, judging integrality on the
+ * fraction's leading 32 bits only (the bits below carry g's rounding
+ * error); requires n < 2**30 (then x < 2**30). */
+FF_INLINE uint64_t ff_rop_f32(uint64_t g, uint64_t n) {
+    assert(n < (UINT64_C(1) << 30));
+    const ff_u128 p = (ff_u128)g * n;
+    return (uint64_t)(p >> 64) | (uint64_t)(((uint64_t)p >> 32) != 0);
+}
+
+/* Writes the shortest decimal of v = c * 2**q as digits * 10**exp10, for a
+ * format whose significands lie below 2 * c_min = 2**P and whose subnormal
+ * exponent is q_min; wide selects the float64 multiplication.  Requires
+ * 1 <= c < 2 * c_min and q >= q_min (c >= c_min when q > q_min). */
+FF_INLINE void ff_schubfach(uint64_t c, int32_t q, uint64_t c_min, int32_t q_min, int wide,
+                            uint64_t *digits, int32_t *exp10) {
+    assert(c >= 1 && c < 2 * c_min && q >= q_min && (q == q_min || c >= c_min));
+
+    /* Step 2: the rounding interval R_v, from halfway to the neighbour below
+     * to halfway to the one above.  In units of 2**(q-2), v is cb = 4c and
+     * both neighbours are 4 units away, except that the first value of a
+     * binade (c = c_min, q > q_min) has its lower neighbour 2 units away.
+     * Odd c: the ends read back as the even neighbours, so R_v is open, and
+     * every "end <= candidate" test below becomes "end < candidate" (+ out). */
+    const int irregular = c == c_min && q > q_min;
+    const uint64_t out = c & 1;
+    const uint64_t cb = c << 2;
+    const uint64_t cbl = cb - (irregular ? 1 : 2);
+    const uint64_t cbr = cb + 2;
+
+    /* Step 3: k = floor(log10(width of R_v)), so that
+     * 10**k <= width < 10**(k+1); the width is 2**q, or 3/4 * 2**q. */
+    const int32_t k = irregular ? ff_floor_log10_three_quarters_pow2(q) : ff_floor_log10_pow2(q);
+
+    /* Step 4: scale by 4 * 10**-k.  With 10**-k = g * 2**(r - 127), where
+     * r = floor(log2(10**-k)), the end n * 2**(q-2) becomes
+     * (n << h) * g / 2**128 with h = q + r + 1, a shift of 1..4 because k
+     * was chosen next to q * log10(2).  vb = 4v / 10**k and vbl, vbr are the
+     * ends on the same scale, each rounded to odd, so that "end <= E" for an
+     * even integer E gives the same answer as for the exact values (a
+     * non-integer's rounded value is odd, on the same side of E). */
+    const int32_t h = q + ff_floor_log2_pow10(-k) + 1;
+    assert(FF_H_MIN <= h && h <= FF_H_MAX);
+    uint64_t vbl, vb, vbr;
+    if (wide) {
+        const ff_u128 g = ff_g128(k);
+        vbl = ff_rop_f64(g, cbl << h);
+        vb = ff_rop_f64(g, cb << h);
+        vbr = ff_rop_f64(g, cbr << h);
+    } else {
+        const uint64_t g = ff_g64(k);
+        vbl = ff_rop_f32(g, cbl << h);
+        vb = ff_rop_f32(g, cb << h);
+        vbr = ff_rop_f32(g, cbr << h);
+    }
+
+    /* Step 5: s = floor(v / 10**k); u = s * 10**k <= v < w = u + 10**k. */
+    const uint64_t s = vb >> 2;
+
+    /* Step 6: one digit fewer.  u' = 10 s' * 10**k and w' = u' + 10**(k+1)
+     * are the multiples of 10**(k+1) around v; at most one lies in R_v, and
+     * if one does it is the answer (no decimal in R_v is shorter). */
+    const uint64_t sp = s / 10;
+    const int upin = vbl + out <= 40 * sp;
+    const int wpin = 40 * sp + 40 + out <= vbr;
+    assert(!(upin && wpin));
+    uint64_t d;
+    int32_t e;
+    if (upin || wpin) {
+        d = sp + (uint64_t)wpin;
+        e = k + 1;
+    } else {
+        /* Step 7: otherwise u or w; at least one lies in R_v.  Neither ends
+         * in 0 (it would be u' or w'), so both have the same length and the
+         * closer one wins, the even one on a tie (v exactly halfway, i.e.
+         * 4v / 10**k == 4s + 2). */
+        const uint64_t t = s + 1;
+        const int uin = vbl + out <= 4 * s;
+        const int win = 4 * t + out <= vbr;
+        assert(uin || win);
+        if (uin && win) {
+            const uint64_t mid = 4 * s + 2;
+            d = (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
+        } else {
+            d = uin ? s : t;
+        }
+        e = k;
+    }
+
+    /* Step 8: a result of Step 6 may also be a multiple of 10**(k+2), ...;
+     * its digits are what NumPy prints, without the trailing zeros. */
+    assert(d != 0);
+    while (d % 10 == 0) {
+        d /= 10;
+        e++;
+    }
+    *digits = d;
+    *exp10 = e;
+}
+
+void ff_shortest_f32(float x, uint64_t *digits, int32_t *exp10) {
+    /* Step 1: decode |x| = c * 2**q.  Subnormals share the exponent of the
+     * smallest normals and lack the hidden bit. */
+    const uint32_t bits = ff_bits_f32(x);
+    const uint32_t fraction = bits & UINT32_C(0x7fffff);
+    const int32_t biased = (int32_t)((bits >> 23) & 0xff);
+    assert(biased != 0xff && (biased != 0 || fraction != 0)); /* finite, nonzero */
+    const uint64_t c = biased != 0 ? fraction | (UINT32_C(1) << 23) : fraction;
+    const int32_t q = (biased != 0 ? biased : 1) - 127 - 23;
+    ff_schubfach(c, q, UINT64_C(1) << 23, -149, 0, digits, exp10);
+}
+
+void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10) {
+    /* Step 1: as above, for binary64. */
+    const uint64_t bits = ff_bits_f64(x);
+    const uint64_t fraction = bits & ((UINT64_C(1) << 52) - 1);
+    const int32_t biased = (int32_t)((bits >> 52) & 0x7ff);
+    assert(biased != 0x7ff && (biased != 0 || fraction != 0)); /* finite, nonzero */
+    const uint64_t c = biased != 0 ? fraction | (UINT64_C(1) << 52) : fraction;
+    const int32_t q = (biased != 0 ? biased : 1) - 1023 - 52;
+    ff_schubfach(c, q, UINT64_C(1) << 52, -1074, 1, digits, exp10);
+}
