@@ -108,6 +108,61 @@ double ff_round_significant(double v, int digits);
  * ff_round_significant(out[i], digits).  Requires den[i] > 0. */
 void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out);
 
+/* ---- instruction sets (ff_cpu.c, ff_dispatch.c) --------------------------- */
+
+/* The kernel variants; every batch entry point above runs the selected one.
+ * All variants return identical results (the serial one is the reference). */
+typedef enum ff_isa {
+    FF_ISA_SERIAL = 0, /* plain C, any CPU */
+    FF_ISA_AVX2 = 1,   /* x86-64 with AVX2, FMA and BMI2 */
+    FF_ISA_AVX512 = 2  /* x86-64 with AVX-512 F, DQ, BW and VL */
+} ff_isa;
+#define FF_ISA_COUNT 3
+
+/* Bitmask of (1u << isa) for the variants this build has and this CPU and
+ * operating system can run; the serial bit is always set. */
+unsigned ff_isa_available(void);
+
+/* The variant the batch entry points run now: the best available one until
+ * ff_isa_select changes it. */
+ff_isa ff_isa_selected(void);
+
+/* Makes every batch entry point run isa.  Returns 0, or -1 (and changes
+ * nothing) when isa is not available.  Not to be called while kernels run. */
+int ff_isa_select(ff_isa isa);
+
+/* "serial", "avx2", "avx512"; NULL for an unknown value. */
+const char *ff_isa_name(ff_isa isa);
+
+/* ---- threads (ff_parallel.c) ----------------------------------------------- */
+
+/* 1 when the library was built with OpenMP, else 0 (then every *_parallel
+ * call runs on the calling thread). */
+int ff_openmp_enabled(void);
+
+/* The batch entry points above, split into contiguous chunks run by up to
+ * `threads` threads (>= 1).  Results, including the returned index of the
+ * first overflow, are identical to the single-threaded call; small arrays
+ * run on the calling thread. */
+size_t ff_approximate_f32_i32_parallel(const float *x, size_t n, int p, ff_mode mode,
+                                       int32_t *num, int32_t *den, int threads);
+size_t ff_approximate_f32_i64_parallel(const float *x, size_t n, int p, ff_mode mode,
+                                       int64_t *num, int64_t *den, int threads);
+size_t ff_approximate_f64_i32_parallel(const double *x, size_t n, int p, ff_mode mode,
+                                       int32_t *num, int32_t *den, int threads);
+size_t ff_approximate_f64_i64_parallel(const double *x, size_t n, int p, ff_mode mode,
+                                       int64_t *num, int64_t *den, int threads);
+size_t ff_limit_f32_i32_parallel(const float *x, const int64_t *max_den, size_t n,
+                                 ff_mode mode, int32_t *num, int32_t *den, int threads);
+size_t ff_limit_f32_i64_parallel(const float *x, const int64_t *max_den, size_t n,
+                                 ff_mode mode, int64_t *num, int64_t *den, int threads);
+size_t ff_limit_f64_i32_parallel(const double *x, const int64_t *max_den, size_t n,
+                                 ff_mode mode, int32_t *num, int32_t *den, int threads);
+size_t ff_limit_f64_i64_parallel(const double *x, const int64_t *max_den, size_t n,
+                                 ff_mode mode, int64_t *num, int64_t *den, int threads);
+void ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
+                          double *out, int threads);
+
 #ifdef __cplusplus
 }
 #endif

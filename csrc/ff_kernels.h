@@ -3,8 +3,9 @@
  *
  * Internal header.  A variant is named by what it computes, on which types,
  * for which instruction set: ff_approximate_f32_i32_serial is the plain C
- * reference of ff_approximate_f32_i32.  ff_dispatch.c picks the variant a
- * bare public name runs.
+ * reference of ff_approximate_f32_i32, ff_approximate_f32_i32_avx512 its
+ * AVX-512 twin.  ff_dispatch.c fills one table of pointers per instruction
+ * set and the bare public names call through the selected table.
  */
 #ifndef FF_KERNELS_H
 #define FF_KERNELS_H
@@ -18,16 +19,53 @@ typedef int32_t ff_i32;
 typedef int64_t ff_i64;
 
 /* Declares the approximate and limit variants of one instruction set. */
-#define FF_DECLARE_BATCH(FT, IT, ISA)                                                      \
-    size_t ff_approximate_##FT##_##IT##_##ISA(const ff_##FT *x, size_t n, int p,             \
-                                              ff_mode mode, ff_##IT *num, ff_##IT *den);     \
-    size_t ff_limit_##FT##_##IT##_##ISA(const ff_##FT *x, const int64_t *max_den, size_t n, \
+#define FF_DECLARE_BATCH(FT, IT, ISA)                                                              \
+    size_t ff_approximate_##FT##_##IT##_##ISA(const ff_##FT *x, size_t n, int p, ff_mode mode,     \
+                                              ff_##IT *num, ff_##IT *den);                         \
+    size_t ff_limit_##FT##_##IT##_##ISA(const ff_##FT *x, const int64_t *max_den, size_t n,        \
                                         ff_mode mode, ff_##IT *num, ff_##IT *den);
 
-/* ff_serial.c: the reference for every other variant. */
+#define FF_DECLARE_ISA(ISA)                                                                        \
+    FF_DECLARE_BATCH(f32, i32, ISA)                                                                \
+    FF_DECLARE_BATCH(f32, i64, ISA)                                                                \
+    FF_DECLARE_BATCH(f64, i32, ISA)                                                                \
+    FF_DECLARE_BATCH(f64, i64, ISA)                                                                \
+    void ff_to_float_##ISA(const int64_t *num, const int64_t *den, size_t n, int digits,           \
+                           double *out);                                                           \
+    /* ff_shortest_f32 of each element (zeros: 0 and 0), lane-parallel. */                         \
+    void ff_shortest_f32_batch_##ISA(const float *x, size_t n, uint64_t *digits, int32_t *exp10);
+
+/* ff_serial.c: the reference for every other variant.  (Its to_float is
+ * ff_to_float itself, in ff_to_float.c.) */
 FF_DECLARE_BATCH(f32, i32, serial)
 FF_DECLARE_BATCH(f32, i64, serial)
 FF_DECLARE_BATCH(f64, i32, serial)
 FF_DECLARE_BATCH(f64, i64, serial)
+
+/* ff_avx2.c and ff_avx512.c: CMake compiles them, and defines
+ * FF_WITH_X86_SIMD, only for x86-64 targets with a GCC-compatible compiler. */
+#ifdef FF_WITH_X86_SIMD
+FF_DECLARE_ISA(avx2)
+FF_DECLARE_ISA(avx512)
+#endif
+
+/* One instruction set's kernels. */
+typedef struct ff_kernel_table {
+    size_t (*approximate_f32_i32)(const float *, size_t, int, ff_mode, int32_t *, int32_t *);
+    size_t (*approximate_f32_i64)(const float *, size_t, int, ff_mode, int64_t *, int64_t *);
+    size_t (*approximate_f64_i32)(const double *, size_t, int, ff_mode, int32_t *, int32_t *);
+    size_t (*approximate_f64_i64)(const double *, size_t, int, ff_mode, int64_t *, int64_t *);
+    size_t (*limit_f32_i32)(const float *, const int64_t *, size_t, ff_mode, int32_t *, int32_t *);
+    size_t (*limit_f32_i64)(const float *, const int64_t *, size_t, ff_mode, int64_t *, int64_t *);
+    size_t (*limit_f64_i32)(const double *, const int64_t *, size_t, ff_mode, int32_t *, int32_t *);
+    size_t (*limit_f64_i64)(const double *, const int64_t *, size_t, ff_mode, int64_t *, int64_t *);
+    void (*to_float)(const int64_t *, const int64_t *, size_t, int, double *);
+} ff_kernel_table;
+
+/* ff_cpu.c: bitmask of (1u << ff_isa) this CPU and OS can run (serial always). */
+unsigned ff_cpu_caps(void);
+
+/* ff_dispatch.c: the selected table (never NULL). */
+const ff_kernel_table *ff_kernels(void);
 
 #endif /* FF_KERNELS_H */

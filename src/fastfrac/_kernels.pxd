@@ -36,3 +36,35 @@ cdef extern from "fastfrac.h" nogil:
                             int64_t *num, int64_t *den)
 
     void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out)
+
+    # instruction sets (ff_cpu.c, ff_dispatch.c)
+    ctypedef enum ff_isa:
+        FF_ISA_SERIAL
+        FF_ISA_AVX2
+        FF_ISA_AVX512
+    int FF_ISA_COUNT
+    unsigned ff_isa_available()
+    ff_isa ff_isa_selected()
+    int ff_isa_select(ff_isa isa)
+    const char *ff_isa_name(ff_isa isa)
+
+    # threaded drivers (ff_parallel.c)
+    int ff_openmp_enabled()
+    size_t ff_approximate_f32_i32_parallel(const float *x, size_t n, int p, ff_mode mode,
+                                           int32_t *num, int32_t *den, int threads)
+    size_t ff_approximate_f32_i64_parallel(const float *x, size_t n, int p, ff_mode mode,
+                                           int64_t *num, int64_t *den, int threads)
+    size_t ff_approximate_f64_i32_parallel(const double *x, size_t n, int p, ff_mode mode,
+                                           int32_t *num, int32_t *den, int threads)
+    size_t ff_approximate_f64_i64_parallel(const double *x, size_t n, int p, ff_mode mode,
+                                           int64_t *num, int64_t *den, int threads)
+    size_t ff_limit_f32_i32_parallel(const float *x, const int64_t *max_den, size_t n,
+                                     ff_mode mode, int32_t *num, int32_t *den, int threads)
+    size_t ff_limit_f32_i64_parallel(const float *x, const int64_t *max_den, size_t n,
+                                     ff_mode mode, int64_t *num, int64_t *den, int threads)
+    size_t ff_limit_f64_i32_parallel(const double *x, const int64_t *max_den, size_t n,
+                                     ff_mode mode, int32_t *num, int32_t *den, int threads)
+    size_t ff_limit_f64_i64_parallel(const double *x, const int64_t *max_den, size_t n,
+                                     ff_mode mode, int64_t *num, int64_t *den, int threads)
+    void ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
+                              double *out, int threads)

@@ -7,6 +7,7 @@ while the kernels run.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import numpy as np
@@ -24,13 +25,72 @@ from fastfrac._inputs import (
 )
 from fastfrac._types import Fractions, output_limits
 
-__all__ = ["approximate", "limit_denominator", "max_denominator", "to_float"]
+__all__ = [
+    "approximate",
+    "available_isas",
+    "limit_denominator",
+    "max_denominator",
+    "openmp_enabled",
+    "to_float",
+]
 
 Mode = Literal["decimal", "exact"]
 
 
+def available_isas() -> list[str]:
+    """The kernel paths this CPU can run, best first, always ending with ``"serial"``.
+
+    fastfrac picks the first one; the environment variable ``FASTFRAC_ISA``
+    (``serial``, ``avx2`` or ``avx512``), read at import, forces another.
+    Every path returns identical results.
+
+    >>> import fastfrac
+    >>> fastfrac.available_isas()[-1]
+    'serial'
+    """
+    return _core.available_isas()
+
+
+def openmp_enabled() -> bool:
+    """Whether fastfrac was built with OpenMP, so that ``threads`` > 1 can run in parallel."""
+    return _core.openmp_enabled()
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _threads(threads: Any) -> int:
+    """The thread count of one call: threads, else FASTFRAC_NUM_THREADS, else every usable core."""
+    source = "threads"
+    if threads is None:
+        text = os.environ.get("FASTFRAC_NUM_THREADS", "").strip()
+        if not text:
+            return _usable_cores()
+        source = "FASTFRAC_NUM_THREADS"
+        try:
+            threads = int(text)
+        except ValueError:
+            raise ValueError(
+                f"FASTFRAC_NUM_THREADS must be a positive integer, not {text!r}"
+            ) from None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
+    if threads < 1:
+        raise ValueError(f"{source} must be >= 1, not {threads}")
+    return min(int(threads), 1024)
+
+
 def approximate(
-    x: Any, p: int, *, mode: Mode = "decimal", dtype: Any = np.int32
+    x: Any,
+    p: int,
+    *,
+    mode: Mode = "decimal",
+    dtype: Any = np.int32,
+    threads: int | None = None,
 ) -> Fractions:
     """Best rational approximation of every element, with the bound 10**p / |x|.
 
@@ -54,6 +114,11 @@ def approximate(
         element (so float32 0.1 is 1/10); ``"exact"`` the exact binary value.
     dtype : numpy.int32 or numpy.int64
         Type of the returned arrays.
+    threads : int, optional
+        Threads to use: 1 runs on the calling thread; None (the default) means
+        the environment variable ``FASTFRAC_NUM_THREADS`` if set, else every
+        core this process may use.  Small arrays always run on one thread.
+        The result does not depend on it.
 
     Returns
     -------
@@ -84,14 +149,20 @@ def approximate(
     p = check_p(p, limits)
     arr = as_floats(x)
     check_finite(arr)
-    num, den, done = _core.approximate(flat(arr), p, exact, limits.dtype == np.int64)
+    n_threads = _threads(threads)
+    num, den, done = _core.approximate(flat(arr), p, exact, limits.dtype == np.int64, n_threads)
     if done != arr.size:
         raise_overflow(arr, done, limits)
     return Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
 
 
 def limit_denominator(
-    x: Any, max_den: Any, *, mode: Mode = "decimal", dtype: Any = np.int32
+    x: Any,
+    max_den: Any,
+    *,
+    mode: Mode = "decimal",
+    dtype: Any = np.int32,
+    threads: int | None = None,
 ) -> Fractions:
     """``Fraction(value).limit_denominator(max_den)`` for every element.
 
@@ -103,7 +174,7 @@ def limit_denominator(
         The bound, broadcast against x; each in ``[1, max denominator of
         dtype]`` (2**31 - 1 for int32).  No silent clamping: a larger bound is
         a ValueError.
-    mode, dtype
+    mode, dtype, threads
         As for :func:`approximate`.
 
     Returns
@@ -130,7 +201,10 @@ def limit_denominator(
             f"max_den of shape {bounds.shape} does not broadcast against x of shape {arr.shape}"
         ) from None
     check_finite(arr)
-    num, den, done = _core.limit(flat(arr), flat(bounds), exact, limits.dtype == np.int64)
+    n_threads = _threads(threads)
+    num, den, done = _core.limit(
+        flat(arr), flat(bounds), exact, limits.dtype == np.int64, n_threads
+    )
     if done != arr.size:
         raise_overflow(arr, done, limits)
     return Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
@@ -147,8 +221,9 @@ def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
     >>> import numpy as np, fastfrac
     >>> fastfrac.max_denominator(np.float32([0.5, 0.0, 3e-9, 250.0]), 2)
     array([       200,          1, 2147483647,          1])
+    >>> # the division happens in float32, as NumPy does it for a float32 scalar
     >>> fastfrac.max_denominator(np.float32(3e-9), 2, dtype=np.int64)
-    array(33333333333)
+    array(33333334016)
     """
     limits = output_limits(dtype)
     p = check_p(p, limits)
@@ -157,7 +232,9 @@ def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
     return _core.max_denominator(flat(arr), p, limits.max_den).reshape(arr.shape)
 
 
-def to_float(num: Any, den: Any, digits: int | None = None) -> np.ndarray:
+def to_float(
+    num: Any, den: Any, digits: int | None = None, *, threads: int | None = None
+) -> np.ndarray:
     """num/den as float64, correctly rounded; optionally to ``digits`` significant digits.
 
     With ``digits=n`` each nonzero value v is then rounded exactly as
@@ -170,6 +247,8 @@ def to_float(num: Any, den: Any, digits: int | None = None) -> np.ndarray:
         Broadcast together; every ``den >= 1``.
     digits : int, optional
         Significant digits to keep, >= 1.
+    threads : int, optional
+        As for :func:`approximate`.
 
     Examples
     --------
@@ -196,4 +275,5 @@ def to_float(num: Any, den: Any, digits: int | None = None) -> np.ndarray:
         raise ValueError(f"den must be >= 1, got {int(b.min())}")
     # digits beyond 17 keep every double unchanged; cap so C's int cannot overflow.
     n_digits = 0 if digits is None else min(int(digits), 1000)
-    return _core.to_float(flat(a), flat(b), n_digits).reshape(a.shape)
+    n_threads = _threads(threads)
+    return _core.to_float(flat(a), flat(b), n_digits, n_threads).reshape(a.shape)

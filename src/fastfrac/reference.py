@@ -45,11 +45,13 @@ def element_value(x: np.floating, mode: str = "decimal") -> Fraction:
 
 
 def _bound(x: np.floating, p: int, cap: int) -> int:
-    """The seed's ``int(10**p / abs(x))`` clamped to [1, cap]; 1 for x == 0."""
+    """The seed's ``int(10**p / abs(x))`` clamped to [1, cap]; 1 for x == 0.
+
+    Call it under ``numpy.errstate(over="ignore")``: a tiny x overflows q to inf.
+    """
     if x == 0:
         return 1
-    with np.errstate(over="ignore", divide="ignore"):
-        q = 10**p / abs(x)  # NumPy 2 evaluates this in x's own float type
+    q = 10**p / abs(x)  # NumPy 2 evaluates this in x's own float type
     if math.isinf(q):
         return cap
     return min(max(int(q), 1), cap)
@@ -70,7 +72,8 @@ def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
     """
     arr = _elements(x)
     cap = output_limits(dtype).max_den
-    out = [_bound(v, p, cap) for v in arr.reshape(-1)]
+    with np.errstate(over="ignore"):
+        out = [_bound(v, p, cap) for v in arr.reshape(-1)]
     return np.array(out, dtype=np.int64).reshape(arr.shape)
 
 
@@ -113,9 +116,10 @@ def approximate(x: Any, p: int, *, mode: str = "decimal", dtype: Any = np.int32)
     """
     arr = _elements(x)
     cap = output_limits(dtype).max_den
-    values = [
-        element_value(v, mode).limit_denominator(_bound(v, p, cap)) for v in arr.reshape(-1)
-    ]
+    with np.errstate(over="ignore"):
+        values = [
+            element_value(v, mode).limit_denominator(_bound(v, p, cap)) for v in arr.reshape(-1)
+        ]
     return _fractions(values, arr.shape, dtype)
 
 

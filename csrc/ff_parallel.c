@@ -1,0 +1,134 @@
+/*
+ * ff_parallel.c -- the threaded drivers: batch kernels over contiguous chunks.
+ *
+ * Threads live here and only here; the kernels take (pointer, count) and
+ * know nothing of them.  Each call says how many threads it may use with a
+ * num_threads clause, so nothing process-wide (omp_set_num_threads,
+ * OMP_NUM_THREADS defaults) is changed under TensorFlow's or PyTorch's own
+ * pools.  Every element's answer depends on that element alone, so the
+ * results are identical for any thread count; the first overflow is the
+ * smallest failing index over all chunks, as in one serial pass.
+ *
+ * Built without OpenMP, the same calls run on the calling thread.
+ */
+#include "ff_kernels.h"
+
+/* Fewest elements worth a thread of their own (a kernel spends 10-100 ns an
+ * element; starting a team costs some microseconds), and the chunk size that
+ * lets a fast thread take over work from one slowed by a busy core. */
+#define FF_MIN_PER_THREAD 16384
+#define FF_CHUNK 65536
+
+int ff_openmp_enabled(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#ifdef _OPENMP
+#include <pthread.h>
+
+/* GNU libgomp cannot run a parallel region in a process forked after its
+ * parent started a team (the child waits forever on the parent's threads),
+ * and Python's multiprocessing forks by default on Linux.  So, as PyTorch
+ * does, a fork handler registered with the first team marks the child, and
+ * a marked process runs every call on its own thread. */
+static int ff_forked;
+static pthread_once_t ff_fork_once = PTHREAD_ONCE_INIT;
+static void ff_mark_child(void) { __atomic_store_n(&ff_forked, 1, __ATOMIC_RELAXED); }
+static void ff_watch_forks(void) { (void)pthread_atfork(NULL, NULL, ff_mark_child); }
+
+/* How many threads n elements deserve, at most `threads`. */
+static int ff_team_size(size_t n, int threads) {
+    size_t useful = n / FF_MIN_PER_THREAD;
+    if (threads < 1 || useful < 2 || __atomic_load_n(&ff_forked, __ATOMIC_RELAXED)) return 1;
+    (void)pthread_once(&ff_fork_once, ff_watch_forks);
+    return (size_t)threads < useful ? threads : (int)useful;
+}
+
+/* Chunks of at most FF_CHUNK, at least one per thread. */
+static size_t ff_chunk_size(size_t n, int team) {
+    size_t per = (n + (size_t)team - 1) / (size_t)team;
+    return per < FF_CHUNK ? per : FF_CHUNK;
+}
+
+/* Chunks to whichever thread is free (threads on a busy core fall behind);
+ * the first failure is the smallest failing index of any chunk. */
+// clang-format off
+#define FF_OMP_CHUNKS \
+    _Pragma("omp parallel for num_threads(team) schedule(dynamic, 1) reduction(min: first)")
+// clang-format on
+
+/* Returns the first failing index of n elements, or n; CALL(start, len)
+ * returns how many of the elements start .. start+len-1 succeeded. */
+#define FF_PARALLEL_FIRST(n, threads, CALL)                                                        \
+    do {                                                                                           \
+        const int team = ff_team_size(n, threads);                                                 \
+        if (team == 1) return CALL(0, n);                                                          \
+        const size_t chunk = ff_chunk_size(n, team);                                               \
+        const long chunks = (long)((n + chunk - 1) / chunk);                                       \
+        size_t first = n;                                                                          \
+        FF_OMP_CHUNKS                                                                              \
+        for (long c = 0; c < chunks; ++c) {                                                        \
+            const size_t start = (size_t)c * chunk;                                                \
+            const size_t len = n - start < chunk ? n - start : chunk;                              \
+            const size_t done = CALL(start, len);                                                  \
+            if (done < len && start + done < first) first = start + done;                          \
+        }                                                                                          \
+        return first;                                                                              \
+    } while (0)
+#else
+#define FF_PARALLEL_FIRST(n, threads, CALL)                                                        \
+    do {                                                                                           \
+        (void)(threads);                                                                           \
+        return CALL(0, n);                                                                         \
+    } while (0)
+#endif
+
+#define FF_DEFINE_PARALLEL(FT, IT)                                                                 \
+    size_t ff_approximate_##FT##_##IT##_parallel(const ff_##FT *x, size_t n, int p, ff_mode mode,  \
+                                                 ff_##IT *num, ff_##IT *den, int threads) {        \
+        size_t (*kernel)(const ff_##FT *, size_t, int, ff_mode, ff_##IT *, ff_##IT *) =            \
+            ff_kernels()->approximate_##FT##_##IT;                                                 \
+        FF_PARALLEL_FIRST(n, threads, FF_APPROX_CALL);                                             \
+    }                                                                                              \
+    size_t ff_limit_##FT##_##IT##_parallel(const ff_##FT *x, const int64_t *max_den, size_t n,     \
+                                           ff_mode mode, ff_##IT *num, ff_##IT *den,               \
+                                           int threads) {                                          \
+        size_t (*kernel)(const ff_##FT *, const int64_t *, size_t, ff_mode, ff_##IT *,             \
+                         ff_##IT *) = ff_kernels()->limit_##FT##_##IT;                             \
+        FF_PARALLEL_FIRST(n, threads, FF_LIMIT_CALL);                                              \
+    }
+#define FF_APPROX_CALL(start, len) kernel(x + (start), len, p, mode, num + (start), den + (start))
+#define FF_LIMIT_CALL(start, len)                                                                  \
+    kernel(x + (start), max_den + (start), len, mode, num + (start), den + (start))
+
+FF_DEFINE_PARALLEL(f32, i32)
+FF_DEFINE_PARALLEL(f32, i64)
+FF_DEFINE_PARALLEL(f64, i32)
+FF_DEFINE_PARALLEL(f64, i64)
+
+/* to_float cannot fail; a fake "all done" count reuses the driver. */
+static size_t ff_to_float_chunk(void (*kernel)(const int64_t *, const int64_t *, size_t, int,
+                                               double *),
+                                const int64_t *num, const int64_t *den, size_t start, size_t len,
+                                int digits, double *out) {
+    kernel(num + start, den + start, len, digits, out + start);
+    return len;
+}
+
+static size_t ff_to_float_all(const int64_t *num, const int64_t *den, size_t n, int digits,
+                              double *out, int threads) {
+    void (*kernel)(const int64_t *, const int64_t *, size_t, int, double *) =
+        ff_kernels()->to_float;
+#define FF_TO_FLOAT_CALL(start, len) ff_to_float_chunk(kernel, num, den, start, len, digits, out)
+    FF_PARALLEL_FIRST(n, threads, FF_TO_FLOAT_CALL);
+#undef FF_TO_FLOAT_CALL
+}
+
+void ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits, double *out,
+                          int threads) {
+    (void)ff_to_float_all(num, den, n, digits, out, threads);
+}

@@ -1,0 +1,379 @@
+/*
+ * test_kernels.c -- every SIMD variant against the serial reference.
+ *
+ * For each instruction set this CPU runs (ff_isa_available), every batch
+ * kernel and to_float must return what the serial variant returns, element
+ * for element and bit for bit, including the index of the first overflow.
+ * Inputs: random weight-like values of several scales, log-uniform
+ * magnitudes over each format's whole range, random bit patterns, and edge
+ * families (zeros, subnormals, the largest floats, integers, halves, powers
+ * of ten and their neighbours), at sizes that straddle the lane widths.
+ * The threaded drivers are checked against one thread as well.
+ *
+ * Usage: test_kernels [rounds]  (exit status 0 when everything matches).
+ * Prints "N passed, N failed" at the end.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastfrac.h"
+
+static unsigned long long g_checks, g_failures;
+
+/* xorshift64*: a fixed-seed generator, so that a failure reproduces. */
+static uint64_t g_state = UINT64_C(0x9e3779b97f4a7c15);
+static uint64_t rnd(void) {
+    g_state ^= g_state >> 12;
+    g_state ^= g_state << 25;
+    g_state ^= g_state >> 27;
+    return g_state * UINT64_C(2685821657736338717);
+}
+static double uniform(void) { return (double)(rnd() >> 11) * 0x1p-53; }
+static double normal(void) {
+    double u = uniform() + 0x1p-60, v = uniform();
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        ++g_checks;                                                                                \
+        if (!(cond)) {                                                                             \
+            if (++g_failures <= 30) {                                                              \
+                printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
+                printf(__VA_ARGS__);                                                               \
+                printf("\n");                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* ---- input families ---------------------------------------------------------- */
+
+enum { N_MAX = 4096 };
+
+/* Fills x[0..n) with family `fam` as doubles (converted to each type later). */
+static void fill(double *x, size_t n, int fam) {
+    static const double specials[] = {0.0,
+                                      -0.0,
+                                      0.5,
+                                      -0.5,
+                                      1.0,
+                                      -1.0,
+                                      0.1,
+                                      0.25,
+                                      1.5,
+                                      2.5,
+                                      3.141592653589793,
+                                      1e-3,
+                                      1e-7,
+                                      1e-9,
+                                      1e-12,
+                                      123456789.0,
+                                      2147483647.0,
+                                      2147483648.0,
+                                      -2147483649.0,
+                                      4e9,
+                                      1e15,
+                                      9007199254740993.0,
+                                      1e16,
+                                      1e19,
+                                      1e30,
+                                      1e-30,
+                                      1e-45,
+                                      1e-310};
+    for (size_t i = 0; i < n; ++i) {
+        double s = (rnd() & 1) ? -1.0 : 1.0;
+        switch (fam) {
+        case 0:
+            x[i] = 0.05 * normal();
+            break; /* weights */
+        case 1:
+            x[i] = (rnd() & 1 ? 1e-3 : 1.0) * normal();
+            break; /* other scales */
+        case 2:
+            x[i] = s * pow(10.0, -12.0 + 16.0 * uniform());
+            break; /* log-uniform */
+        case 3:
+            x[i] = s * pow(2.0, -1080.0 + 2100.0 * uniform());
+            break; /* whole f64 range */
+        case 4:
+            x[i] = s * (double)(rnd() % 200) / (double)(1 + rnd() % 64);
+            break; /* ratios */
+        case 5:
+            x[i] = specials[rnd() % (sizeof specials / sizeof *specials)] * s;
+            break;
+        case 6:
+            x[i] = s * round(pow(10.0, 8.0 * uniform())) / pow(10.0, (double)(rnd() % 12));
+            break;
+        default: { /* neighbours of powers of ten */
+            double v = pow(10.0, (double)((int)(rnd() % 40) - 20));
+            int k = (int)(rnd() % 5) - 2;
+            for (; k > 0; --k) v = nextafter(v, INFINITY);
+            for (; k < 0; ++k) v = nextafter(v, 0.0);
+            x[i] = s * v;
+        }
+        }
+    }
+}
+#define N_FAMILIES 8
+
+/* Random bit patterns: every finite value is fair game. */
+static void fill_bits_f32(float *x, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        uint32_t b;
+        do b = (uint32_t)rnd();
+        while (((b >> 23) & 0xff) == 0xff);
+        memcpy(&x[i], &b, sizeof b);
+    }
+}
+static void fill_bits_f64(double *x, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        uint64_t b;
+        do b = rnd();
+        while (((b >> 52) & 0x7ff) == 0x7ff);
+        memcpy(&x[i], &b, sizeof b);
+    }
+}
+
+/* ---- comparing one kernel on one input --------------------------------------- */
+
+static const char *MODE_NAMES[2] = {"decimal", "exact"};
+
+/* Runs KERNEL(ARGS..., num, den) under the selected isa and under serial and
+ * compares returns and the outputs before the first overflow. */
+#define DEFINE_COMPARE(FT, IT, CT, ICT)                                                            \
+    static void compare_##FT##_##IT(ff_isa isa, const CT *x, const int64_t *bounds, size_t n,      \
+                                    int p, ff_mode mode, const char *what) {                       \
+        static ICT num_a[N_MAX], den_a[N_MAX], num_b[N_MAX], den_b[N_MAX];                         \
+        size_t ra, rb;                                                                             \
+        memset(num_a, 0x5a, sizeof num_a);                                                         \
+        memset(den_a, 0x5a, sizeof den_a);                                                         \
+        ff_isa_select(FF_ISA_SERIAL);                                                              \
+        rb = bounds ? ff_limit_##FT##_##IT(x, bounds, n, mode, num_b, den_b)                       \
+                    : ff_approximate_##FT##_##IT(x, n, p, mode, num_b, den_b);                     \
+        ff_isa_select(isa);                                                                        \
+        ra = bounds ? ff_limit_##FT##_##IT(x, bounds, n, mode, num_a, den_a)                       \
+                    : ff_approximate_##FT##_##IT(x, n, p, mode, num_a, den_a);                     \
+        CHECK(ra == rb, "%s %s " #FT "_" #IT " %s p=%d n=%zu: returned %zu, serial %zu",           \
+              ff_isa_name(isa), bounds ? "limit" : "approximate", MODE_NAMES[mode], p, n, ra, rb); \
+        size_t bad = 0;                                                                            \
+        for (size_t i = 0; i < rb && i < ra; ++i) {                                                \
+            if (num_a[i] == num_b[i] && den_a[i] == den_b[i]) continue;                            \
+            if (bad++ < 3)                                                                         \
+                CHECK(0,                                                                           \
+                      "%s %s %s " #FT "_" #IT " %s p=%d: x=%.17g bound=%lld: %lld/%lld, "          \
+                      "serial %lld/%lld",                                                          \
+                      what, ff_isa_name(isa), bounds ? "limit" : "approximate", MODE_NAMES[mode],  \
+                      p, (double)x[i], bounds ? (long long)bounds[i] : -1LL, (long long)num_a[i],  \
+                      (long long)den_a[i], (long long)num_b[i], (long long)den_b[i]);              \
+        }                                                                                          \
+        CHECK(bad == 0, "%s: %zu mismatches", what, bad);                                          \
+        /* The threaded driver equals one thread (and the serial kernel). */                       \
+        if (n == N_MAX) {                                                                          \
+            ra = bounds ? ff_limit_##FT##_##IT##_parallel(x, bounds, n, mode, num_a, den_a, 3)     \
+                        : ff_approximate_##FT##_##IT##_parallel(x, n, p, mode, num_a, den_a, 3);   \
+            CHECK(ra == rb, "parallel returned %zu, serial %zu", ra, rb);                          \
+            CHECK(memcmp(num_a, num_b, rb * sizeof(ICT)) == 0 &&                                   \
+                      memcmp(den_a, den_b, rb * sizeof(ICT)) == 0,                                 \
+                  "parallel differs");                                                             \
+        }                                                                                          \
+    }
+DEFINE_COMPARE(f32, i32, float, int32_t)
+DEFINE_COMPARE(f32, i64, float, int64_t)
+DEFINE_COMPARE(f64, i32, double, int32_t)
+DEFINE_COMPARE(f64, i64, double, int64_t)
+
+/* Random bounds: log-uniform up to cap, a quarter of them small. */
+static void fill_bounds(int64_t *b, size_t n, int64_t cap) {
+    for (size_t i = 0; i < n; ++i) {
+        if (rnd() % 4 == 0) {
+            b[i] = 1 + (int64_t)(rnd() % 200);
+        } else {
+            double v = floor(pow(2.0, uniform() * log2((double)cap)));
+            b[i] = v >= (double)cap ? cap : (v < 1 ? 1 : (int64_t)v);
+        }
+    }
+}
+
+static const size_t SIZES[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 1000, N_MAX};
+#define N_SIZES (sizeof SIZES / sizeof *SIZES)
+
+static void test_batches(ff_isa isa) {
+    static double xd[N_MAX];
+    static float xf[N_MAX];
+    static int64_t b32[N_MAX], b64[N_MAX];
+    for (int fam = 0; fam <= N_FAMILIES; ++fam) {
+        for (size_t si = 0; si < N_SIZES; ++si) {
+            const size_t n = SIZES[si];
+            if (fam == N_FAMILIES) {
+                fill_bits_f64(xd, n);
+                fill_bits_f32(xf, n);
+            } else {
+                fill(xd, n, fam);
+                for (size_t i = 0; i < n; ++i) xf[i] = (float)xd[i];
+            }
+            fill_bounds(b32, n, FF_MAX_DEN_I32);
+            fill_bounds(b64, n, FF_MAX_DEN_I64);
+            char what[64];
+            snprintf(what, sizeof what, "family %d n=%zu", fam, n);
+            for (int mode = 0; mode < 2; ++mode) {
+                for (int p = 0; p <= FF_MAX_P_I64; ++p) {
+                    /* every p on the big size, a few on the others */
+                    if (n != N_MAX && p != 0 && p != 2 && p != 4 && p != 9) continue;
+                    if (p <= FF_MAX_P_I32) {
+                        compare_f32_i32(isa, xf, NULL, n, p, (ff_mode)mode, what);
+                        compare_f64_i32(isa, xd, NULL, n, p, (ff_mode)mode, what);
+                    }
+                    compare_f32_i64(isa, xf, NULL, n, p, (ff_mode)mode, what);
+                    compare_f64_i64(isa, xd, NULL, n, p, (ff_mode)mode, what);
+                }
+                compare_f32_i32(isa, xf, b32, n, 0, (ff_mode)mode, what);
+                compare_f64_i32(isa, xd, b32, n, 0, (ff_mode)mode, what);
+                compare_f32_i64(isa, xf, b64, n, 0, (ff_mode)mode, what);
+                compare_f64_i64(isa, xd, b64, n, 0, (ff_mode)mode, what);
+            }
+        }
+    }
+}
+
+/* ---- to_float ------------------------------------------------------------------- */
+
+static void test_to_float(ff_isa isa) {
+    static int64_t num[N_MAX], den[N_MAX];
+    static double a[N_MAX], b[N_MAX];
+    for (int fam = 0; fam < 6; ++fam) {
+        for (size_t si = 0; si < N_SIZES; ++si) {
+            const size_t n = SIZES[si];
+            for (size_t i = 0; i < n; ++i) {
+                int64_t s = (rnd() & 1) ? -1 : 1;
+                switch (fam) {
+                case 0:
+                    num[i] = s * (int64_t)(rnd() % 100);
+                    den[i] = 1 + (int64_t)(rnd() % 100000);
+                    break;
+                case 1:
+                    num[i] = s * (int64_t)(rnd() % 10000000);
+                    den[i] = 1 + (int64_t)(rnd() % 1000000000);
+                    break;
+                case 2:
+                    num[i] = s * (int64_t)(rnd() >> 1);
+                    den[i] = 1 + (int64_t)(rnd() >> 1);
+                    break;
+                case 3:
+                    num[i] = s * (int64_t)(rnd() >> (rnd() % 64));
+                    den[i] = 1 + (int64_t)(rnd() >> (1 + rnd() % 63));
+                    break;
+                case 4: { /* near powers of ten and halfway cases */
+                    int64_t p10 = 1;
+                    for (int k = (int)(rnd() % 12); k > 0; --k) p10 *= 10;
+                    num[i] = s * (p10 + (int64_t)(rnd() % 5) - 2);
+                    den[i] = rnd() & 1 ? 1 : (int64_t)(2 * (1 + rnd() % 8) * 5);
+                    break;
+                }
+                default:
+                    num[i] = rnd() & 1 ? INT64_MIN + (int64_t)(rnd() % 3) : 0;
+                    den[i] = 1 + (int64_t)(rnd() % 7);
+                    break;
+                }
+            }
+            for (int digits = 0; digits <= 20; ++digits) {
+                if (n != N_MAX && digits > 9) continue;
+                ff_isa_select(FF_ISA_SERIAL);
+                ff_to_float_parallel(num, den, n, digits, b, 1);
+                ff_isa_select(isa);
+                memset(a, 0x5a, sizeof a);
+                ff_to_float_parallel(num, den, n, digits, a, 1);
+                size_t bad = 0;
+                for (size_t i = 0; i < n; ++i) {
+                    if (memcmp(&a[i], &b[i], sizeof a[i]) == 0) continue;
+                    if (bad++ < 3)
+                        CHECK(0, "%s to_float %lld/%lld digits=%d: %.17g, serial %.17g",
+                              ff_isa_name(isa), (long long)num[i], (long long)den[i], digits, a[i],
+                              b[i]);
+                }
+                CHECK(bad == 0, "%s to_float family %d n=%zu digits=%d: %zu mismatches",
+                      ff_isa_name(isa), fam, n, digits, bad);
+                if (n == N_MAX) {
+                    ff_to_float_parallel(num, den, n, digits, a, 3);
+                    CHECK(memcmp(a, b, n * sizeof *a) == 0, "threaded to_float differs");
+                }
+            }
+        }
+    }
+}
+
+/* ---- shortest digits: a strided sweep over every float32 bit pattern ---------- */
+
+#ifdef FF_WITH_X86_SIMD
+#include "ff_kernels.h"
+
+static void test_shortest(ff_isa isa, uint64_t stride) {
+    void (*batch)(const float *, size_t, uint64_t *, int32_t *) =
+        isa == FF_ISA_AVX512 ? ff_shortest_f32_batch_avx512 : ff_shortest_f32_batch_avx2;
+    static float x[N_MAX];
+    static uint64_t d[N_MAX];
+    static int32_t e[N_MAX];
+    size_t bad = 0, n = 0;
+    /* Every stride-th pattern: all exponents, many fractions of each. */
+    const uint64_t total = (UINT64_C(1) << 32) / stride;
+    for (uint64_t i = 0; i < total;) {
+        size_t m = 0;
+        for (; m < N_MAX && i < total; ++i) {
+            uint32_t b = (uint32_t)(i * stride);
+            if (((b >> 23) & 0xff) == 0xff) continue; /* inf, NaN */
+            memcpy(&x[m++], &b, sizeof b);
+        }
+        batch(x, m, d, e);
+        for (size_t k = 0; k < m; ++k) {
+            uint64_t rd = 0;
+            int32_t re = 0;
+            if (x[k] != 0) ff_shortest_f32(x[k], &rd, &re);
+            if ((rd != d[k] || re != e[k]) && bad++ < 3)
+                CHECK(0, "%s shortest(%.9g): %llue%d, serial %llue%d", ff_isa_name(isa),
+                      (double)x[k], (unsigned long long)d[k], e[k], (unsigned long long)rd, re);
+        }
+        n += m;
+    }
+    CHECK(bad == 0, "%s shortest: %zu of %zu differ", ff_isa_name(isa), bad, n);
+}
+#endif
+
+/* ---- dispatch ----------------------------------------------------------------------- */
+
+static void test_dispatch(void) {
+    unsigned caps = ff_isa_available();
+    CHECK(caps & 1u, "serial must always be available");
+    CHECK(ff_isa_select((ff_isa)FF_ISA_COUNT) == -1, "an unknown isa is refused");
+    for (int isa = 0; isa < FF_ISA_COUNT; ++isa) {
+        int r = ff_isa_select((ff_isa)isa);
+        CHECK((r == 0) == ((caps >> isa & 1u) != 0), "select %s returned %d",
+              ff_isa_name((ff_isa)isa), r);
+        if (r == 0) CHECK(ff_isa_selected() == (ff_isa)isa, "selected differs");
+    }
+}
+
+int main(int argc, char **argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 1;
+    unsigned caps = ff_isa_available();
+    printf("isas:");
+    for (int isa = 0; isa < FF_ISA_COUNT; ++isa)
+        if (caps >> isa & 1u) printf(" %s", ff_isa_name((ff_isa)isa));
+    printf("; openmp %d\n", ff_openmp_enabled());
+    test_dispatch();
+    for (int r = 0; r < rounds; ++r) {
+        for (int isa = 0; isa < FF_ISA_COUNT; ++isa) {
+            if (!(caps >> isa & 1u)) continue;
+            unsigned long long before = g_failures;
+            test_batches((ff_isa)isa);
+#ifdef FF_WITH_X86_SIMD
+            if (isa != FF_ISA_SERIAL) test_shortest((ff_isa)isa, 1021); /* about 4.2e6 patterns */
+#endif
+            test_to_float((ff_isa)isa);
+            printf("%s: %s\n", ff_isa_name((ff_isa)isa),
+                   g_failures == before ? "ok" : "MISMATCHES");
+        }
+    }
+    printf("%llu passed, %llu failed\n", g_checks - g_failures, g_failures);
+    return g_failures != 0;
+}
