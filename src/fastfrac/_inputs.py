@@ -67,17 +67,17 @@ def check_mode(mode: Any) -> bool:
     return mode == "exact"
 
 
-def check_p(p: Any, limits: OutputLimits) -> int:
-    """p as an int in 0..limits.max_p; ValueError otherwise."""
+def check_p(p: Any, limits: OutputLimits, what: str = "p") -> int:
+    """p as an int in 0..limits.max_p; ValueError otherwise (``what`` names it)."""
     try:
         if isinstance(p, bool):
             raise TypeError
         value = operator.index(p)
     except TypeError:
-        raise ValueError(f"p must be an integer, not {p!r}") from None
+        raise ValueError(f"{what} must be an integer, not {p!r}") from None
     if not 0 <= value <= limits.max_p:
         raise ValueError(
-            f"p must lie in 0..{limits.max_p} for {limits.dtype.name} output, not {value}"
+            f"{what} must lie in 0..{limits.max_p} for {limits.dtype.name} output, not {value}"
             + (" (use dtype=numpy.int64 for up to 18)" if limits.max_p < 18 else "")
         )
     return value

@@ -23,7 +23,6 @@ Examples
 from __future__ import annotations
 
 import fnmatch
-import operator
 import os
 import time
 import weakref
@@ -33,8 +32,9 @@ from typing import Any, Literal
 import numpy as np
 
 from fastfrac._container import FractionWeights, Tensor, decode, read, write
+from fastfrac._inputs import check_p
 from fastfrac._report import ApproximationReport, tensor_row
-from fastfrac._types import Fractions
+from fastfrac._types import Fractions, output_limits
 from fastfrac.approximation import approximate
 
 __all__ = [
@@ -50,26 +50,16 @@ __all__ = [
 
 Digits = int | Literal["2p", "exact"]
 
-# The largest p for int64 fractions (fastfrac.approximate's limit).
-_MAX_P = 18
-
 # Reports of the models approximate_model returned, so that save_fractions can
 # be handed the model itself; weak keys let the models be garbage-collected.
 _REPORTS: weakref.WeakKeyDictionary[Any, ApproximationReport] = weakref.WeakKeyDictionary()
 
 
 def _check_p(key: str, p: Any) -> int | None:
+    """A layer's p (0..18: the model path computes in int64), or None to keep it."""
     if p is None:
         return None
-    try:
-        if isinstance(p, bool):
-            raise TypeError
-        value = operator.index(p)
-    except TypeError:
-        raise ValueError(f"precision for {key!r} must be an integer or None, not {p!r}") from None
-    if not 0 <= value <= _MAX_P:
-        raise ValueError(f"precision for {key!r} must lie in 0..{_MAX_P}, not {value}")
-    return value
+    return check_p(p, output_limits(np.int64), what=f"precision for {key!r}")
 
 
 def resolve_precision(
