@@ -32,7 +32,6 @@ and the quicktions loop with the reference on its timed slice.
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -49,9 +48,7 @@ PRECISIONS = (2, 4)
 PEER_MAX = 10**5  # the pure-Python peers time at most this many values
 CHECK_MAX = 10**4  # under --benchmark, kernels are checked on this prefix
 CAP = 2**31 - 1  # int32 output, the default
-ONE_THREAD = (
-    {"threads": 1} if "threads" in inspect.signature(fastfrac.approximate).parameters else {}
-)
+ONE_THREAD = {"threads": 1}
 
 _REFERENCE: dict[tuple[int, str, int], fastfrac.Fractions] = {}
 

@@ -142,6 +142,12 @@ def tensor_names(layer: Any) -> list[str]:
     ``forward_lstm/lstm_cell/kernel``); ``weight-<k>``, k
     counting from 1, for every weight of the layer when a path lies outside
     the layer or two names would clash.
+
+    Keras numbers the layers it names itself per process (``lstm``,
+    ``lstm_1``...), and a wrapper's copies inherit that name
+    (``forward_lstm_1``); give wrapped layers a name (``LSTM(64, name="lstm")``)
+    when the names in a saved container must not depend on what was built
+    before in the same process.
     """
     paths = [str(getattr(w, "path", "")).split("/") for w in layer.weights]
     # Paths may start with the scopes of enclosing models ("sequential/dense/kernel").

@@ -106,7 +106,8 @@ def build_model(unroll: bool = False) -> Any:
     x = layers.BatchNormalization(name="batch_normalization")(x)
     x = layers.Dropout(0.4, name="dropout")(x)
     lstm = layers.Bidirectional(
-        layers.LSTM(64, return_sequences=True, unroll=unroll), name="bidirectional"
+        # Named, so the wrapped copies are forward_lstm/backward_lstm in every process.
+        layers.LSTM(64, return_sequences=True, unroll=unroll, name="lstm"), name="bidirectional"
     )(x)
     lstm = layers.BatchNormalization(name="batch_normalization_1")(lstm)
     lstm = layers.Dropout(0.4, name="dropout_1")(lstm)
