@@ -612,6 +612,14 @@ def test_bench_is_short_and_checks_the_fractions() -> None:
     assert "speed-up" in out and "NO" not in out
 
 
+def test_bench_names_its_path_and_threads() -> None:
+    out = ok("bench", "--size", "20000", "--p", "2", "--sample", "100", "--threads", "1").stdout
+    assert f"kernel path {fastfrac.available_isas()[0]}, 1 thread:" in out.splitlines()[0]
+    refused = run("bench", "--threads", "0")
+    assert refused.returncode == 2 and "--threads: expected a positive integer" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+
+
 # -- a large safetensors file ------------------------------------------------------------
 
 MEASURE = textwrap.dedent(

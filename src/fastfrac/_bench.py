@@ -19,7 +19,9 @@ import numpy as np
 
 import fastfrac
 from fastfrac import reference
+from fastfrac._core import selected_isa
 from fastfrac._report import Column, format_table, format_value
+from fastfrac.approximation import _threads
 
 __all__ = ["run_bench"]
 
@@ -52,8 +54,12 @@ def _same(fractions: Sequence[Any], num: np.ndarray, den: np.ndarray) -> bool:
 
 
 def run_bench(size: int = 1_000_000, ps: Sequence[int] = (2, 4), sample: int = 20_000,
-              seed: int = 2025) -> str:
+              seed: int = 2025, threads: int | None = None) -> str:
     """The benchmark's table as text.
+
+    The kernel runs on ``threads`` threads (None: as :func:`fastfrac.approximate`
+    decides, every usable core unless FASTFRAC_NUM_THREADS says otherwise) and
+    on the kernel path the header names; the Python loops run on one.
 
     Examples
     --------
@@ -81,16 +87,18 @@ def run_bench(size: int = 1_000_000, ps: Sequence[int] = (2, 4), sample: int = 2
                          "rate": rate, "speedup": rate / ref_rate,
                          "identical": "yes" if _same(got, *expected) else "NO"})
         for mode in ("decimal", "exact"):
-            seconds = _best_time(lambda: fastfrac.approximate(w, p, mode=mode))
+            seconds = _best_time(lambda: fastfrac.approximate(w, p, mode=mode, threads=threads))
             num, den = fastfrac.approximate(part, p, mode=mode)
             check = reference.approximate(part, p, mode=mode) if mode == "exact" else expected
             same = np.array_equal(num, check.num) and np.array_equal(den, check.den)
             rows.append({"p": p, "method": f"fastfrac kernel, {mode}", "values": size,
                          "rate": size / seconds, "speedup": size / seconds / ref_rate,
                          "identical": "yes" if same else "NO"})
+    n_threads = _threads(threads) if fastfrac.openmp_enabled() else 1
     head = (
         f"fastfrac {fastfrac.__version__}, NumPy {np.__version__}, Python "
-        f"{platform.python_version()} on {platform.machine()}: {size:,} float32 values from "
+        f"{platform.python_version()} on {platform.machine()}; kernel path {selected_isa()}, "
+        f"{n_threads} thread{'s' if n_threads > 1 else ''}: {size:,} float32 values from "
         f"N(0, 0.05) for the kernel, the first {part.size:,} for the Python loops "
         "(identical: same fractions as fractions.Fraction on those)"
     )

@@ -90,10 +90,13 @@ Time fastfrac's C kernel (decimal and exact mode) against the pure-Python
 reference loop (fractions.Fraction, as the research script did) and, if it is
 installed, quicktions, on N(0, 0.05) float32 values, and print values per
 second and speed-ups.  The kernel runs on --size values; the Python loops on a
---sample of them, whose fractions are also checked against the kernel's.
+--sample of them, whose fractions are also checked against the kernel's.  The
+header names the kernel path (FASTFRAC_ISA forces one) and its thread count.
 
-example:
+examples:
   fastfrac bench --size 2000000 --p 2 4 6
+  fastfrac bench --threads 1              # one core, as the Python loops
+  FASTFRAC_ISA=serial fastfrac bench      # the portable scalar kernel
 """
 
 
@@ -226,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="precisions to time (default 2 4)")
     bench.add_argument("--sample", type=_positive, default=20_000, metavar="N",
                        help="values given to the Python loops (default 20000)")
+    bench.add_argument("--threads", type=_positive, default=None, metavar="N",
+                       help="threads for the kernel (default: FASTFRAC_NUM_THREADS, else "
+                            "every usable core); the Python loops use one")
     bench.set_defaults(run=_run_bench)
 
     from fastfrac import _demo  # cheap: its heavy imports are deferred too
@@ -286,7 +292,7 @@ def _run_approximate(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     from fastfrac._bench import run_bench
 
-    print(run_bench(size=args.size, ps=args.p, sample=args.sample))
+    print(run_bench(size=args.size, ps=args.p, sample=args.sample, threads=args.threads))
     return 0
 
 
