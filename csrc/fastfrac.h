@@ -160,8 +160,11 @@ size_t ff_limit_f64_i32_parallel(const double *x, const int64_t *max_den, size_t
                                  ff_mode mode, int32_t *num, int32_t *den, int threads);
 size_t ff_limit_f64_i64_parallel(const double *x, const int64_t *max_den, size_t n,
                                  ff_mode mode, int64_t *num, int64_t *den, int threads);
-void ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
-                          double *out, int threads);
+
+/* ff_to_float with threads, and checked: returns n, or the smallest i with
+ * den[i] <= 0, in which case out is incomplete (it may not be used). */
+size_t ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
+                            double *out, int threads);
 
 #ifdef __cplusplus
 }

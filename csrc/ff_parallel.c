@@ -113,25 +113,32 @@ FF_DEFINE_PARALLEL(f32, i64)
 FF_DEFINE_PARALLEL(f64, i32)
 FF_DEFINE_PARALLEL(f64, i64)
 
-/* to_float cannot fail; a fake "all done" count reuses the driver. */
+/* to_float checks its denominators on the way, in the threads rather than in
+ * a serial pass before them: a chunk converts only when every den in it is
+ * positive, else it returns the offset of its first den <= 0. */
+static size_t ff_first_nonpositive(const int64_t *den, size_t n) {
+    int64_t low = INT64_MAX;
+    for (size_t i = 0; i < n; ++i) low = den[i] < low ? den[i] : low; /* no early exit: vectorises */
+    if (low > 0) return n;
+    size_t i = 0;
+    while (den[i] > 0) ++i;
+    return i;
+}
+
 static size_t ff_to_float_chunk(void (*kernel)(const int64_t *, const int64_t *, size_t, int,
                                                double *),
                                 const int64_t *num, const int64_t *den, size_t start, size_t len,
                                 int digits, double *out) {
-    kernel(num + start, den + start, len, digits, out + start);
-    return len;
+    const size_t valid = ff_first_nonpositive(den + start, len);
+    if (valid == len) kernel(num + start, den + start, len, digits, out + start);
+    return valid;
 }
 
-static size_t ff_to_float_all(const int64_t *num, const int64_t *den, size_t n, int digits,
-                              double *out, int threads) {
+size_t ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
+                            double *out, int threads) {
     void (*kernel)(const int64_t *, const int64_t *, size_t, int, double *) =
         ff_kernels()->to_float;
 #define FF_TO_FLOAT_CALL(start, len) ff_to_float_chunk(kernel, num, den, start, len, digits, out)
     FF_PARALLEL_FIRST(n, threads, FF_TO_FLOAT_CALL);
 #undef FF_TO_FLOAT_CALL
-}
-
-void ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits, double *out,
-                          int threads) {
-    (void)ff_to_float_all(num, den, n, digits, out, threads);
 }

@@ -332,6 +332,19 @@ def test_nonpositive_den_is_value_error(den: int) -> None:
         fastfrac.to_float([1, 2], [3, den])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nonpositive_den_names_count_first_index_and_value(threads: int) -> None:
+    # Long enough for the threaded driver to cut it into chunks; the first bad
+    # den lies in a later chunk than the array's start, a second one after it.
+    den = np.full((50, 2001), 3, dtype=np.int64)
+    den[30, 7] = -4
+    den[41, 0] = 0
+    with pytest.raises(ValueError, match=r"2 values are not; the first is -4 at index \(30, 7\)"):
+        fastfrac.to_float(np.ones_like(den), den, digits=4, threads=threads)
+    with pytest.raises(ValueError, match=r"1 value is not; the first is 0 at index \(1,\)"):
+        fastfrac.to_float([1, 2], np.int32([3, 0]), threads=threads)
+
+
 @pytest.mark.parametrize("digits", [0, -1, -(10**20)])
 def test_bad_digits_is_value_error(digits: int) -> None:
     with pytest.raises(ValueError, match="digits"):

@@ -158,18 +158,19 @@ def max_denominator(cnp.ndarray x, int p, int64_t cap):
 
 
 def to_float(cnp.ndarray num, cnp.ndarray den, int digits, int threads=1):
-    """float64 num/den, rounded to `digits` significant digits when > 0.
+    """(out, done): float64 num/den, rounded to `digits` significant digits when > 0.
 
-    num and den are int64 and of equal length; den > 0.
+    num and den are int64 and of equal length.  done is n, or the index of
+    the first den <= 0 (out is then incomplete).
     """
-    cdef size_t n = num.shape[0]
+    cdef size_t n = num.shape[0], done
     cdef cnp.ndarray out = np.empty(n, np.float64)
     cdef int64_t *a = <int64_t *>cnp.PyArray_DATA(num)
     cdef int64_t *b = <int64_t *>cnp.PyArray_DATA(den)
     cdef double *o = <double *>cnp.PyArray_DATA(out)
     with nogil:
-        ff_to_float_parallel(a, b, n, digits, o, threads)
-    return out
+        done = ff_to_float_parallel(a, b, n, digits, o, threads)
+    return out, done
 
 
 def shortest_digits(cnp.ndarray x):

@@ -13,12 +13,12 @@ import numpy as np
 
 from fastfrac._types import OutputLimits, output_limits
 
-__all__ = ["as_floats", "check_finite", "check_mode", "check_p", "as_bounds", "as_ints", "flat"]
+__all__ = ["as_floats", "check_finite", "check_mode", "check_p", "as_bounds", "as_ints", "flat", "where"]
 
 _FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _where(shape: tuple[int, ...], flat_index: int) -> tuple[int, ...]:
+def where(shape: tuple[int, ...], flat_index: int) -> tuple[int, ...]:
     """The C-order index tuple of a flat position."""
     return tuple(int(i) for i in np.unravel_index(flat_index, shape)) if shape else ()
 
@@ -56,7 +56,7 @@ def check_finite(arr: np.ndarray, name: str = "x") -> None:
         value = arr.reshape(-1, order="C")[first]
         raise ValueError(
             f"{name} has {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
-            f"the first is {value} at index {_where(arr.shape, first)}"
+            f"the first is {value} at index {where(arr.shape, first)}"
         )
 
 
@@ -139,7 +139,7 @@ def raise_overflow(x: np.ndarray, flat_index: int, limits: OutputLimits) -> None
         else "no supported output type holds it"
     )
     raise ValueError(
-        f"the numerator for the element {value} at index {_where(x.shape, flat_index)} "
+        f"the numerator for the element {value} at index {where(x.shape, flat_index)} "
         f"does not fit {limits.dtype.name}; {advice}"
     )
 

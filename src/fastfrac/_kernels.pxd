@@ -66,5 +66,5 @@ cdef extern from "fastfrac.h" nogil:
                                      ff_mode mode, int32_t *num, int32_t *den, int threads)
     size_t ff_limit_f64_i64_parallel(const double *x, const int64_t *max_den, size_t n,
                                      ff_mode mode, int64_t *num, int64_t *den, int threads)
-    void ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
-                              double *out, int threads)
+    size_t ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
+                                double *out, int threads)

@@ -22,6 +22,7 @@ from fastfrac._inputs import (
     check_p,
     flat,
     raise_overflow,
+    where,
 )
 from fastfrac._types import Fractions, output_limits
 
@@ -250,6 +251,14 @@ def to_float(
     threads : int, optional
         As for :func:`approximate`.
 
+    Raises
+    ------
+    ValueError
+        A ``den < 1`` (how many, the first one's value and C-order index),
+        integers outside int64, ``digits < 1``, or shapes that do not broadcast.
+    TypeError
+        num or den not integers.
+
     Examples
     --------
     >>> import fastfrac
@@ -271,9 +280,15 @@ def to_float(
         raise ValueError(
             f"num of shape {a.shape} and den of shape {b.shape} do not broadcast"
         ) from None
-    if b.size and int(b.min()) <= 0:
-        raise ValueError(f"den must be >= 1, got {int(b.min())}")
     # digits beyond 17 keep every double unchanged; cap so C's int cannot overflow.
     n_digits = 0 if digits is None else min(int(digits), 1000)
     n_threads = _threads(threads)
-    return _core.to_float(flat(a), flat(b), n_digits, n_threads).reshape(a.shape)
+    # The kernel checks den > 0 in its threads (no serial pass over den first).
+    out, done = _core.to_float(flat(a), flat(b), n_digits, n_threads)
+    if done != b.size:
+        bad = int(np.count_nonzero(b <= 0))
+        raise ValueError(
+            f"den must be >= 1: {bad} value{'s are' if bad > 1 else ' is'} not; the first is "
+            f"{int(b.reshape(-1)[done])} at index {where(b.shape, done)}"
+        )
+    return out.reshape(a.shape)

@@ -239,6 +239,31 @@ static void test_batches(ff_isa isa) {
 
 /* ---- to_float ------------------------------------------------------------------- */
 
+/* A den <= 0 anywhere is reported at its first position, whatever the thread
+ * count and wherever the chunks are cut (the array is long enough for the
+ * threaded driver to split it). */
+static void test_to_float_refusal(ff_isa isa) {
+    enum { N_LONG = 100003 };
+    static int64_t num[N_LONG], den[N_LONG];
+    static double out[N_LONG];
+    ff_isa_select(isa);
+    for (size_t i = 0; i < N_LONG; ++i) num[i] = 1, den[i] = 3;
+    const size_t firsts[] = {0, 1, 7, 16383, 16384, 50000, N_LONG - 1};
+    for (size_t k = 0; k < sizeof firsts / sizeof *firsts; ++k) {
+        const size_t at = firsts[k];
+        den[at] = k & 1 ? 0 : INT64_MIN;
+        if (at + 5 < N_LONG) den[at + 5] = -1; /* a later one must not win */
+        for (int threads = 1; threads <= 3; threads += 2) {
+            const size_t got = ff_to_float_parallel(num, den, N_LONG, 0, out, threads);
+            CHECK(got == at, "%s to_float: den <= 0 at %zu reported at %zu (%d threads)",
+                  ff_isa_name(isa), at, got, threads);
+        }
+        den[at] = 3;
+        if (at + 5 < N_LONG) den[at + 5] = 3;
+    }
+    CHECK(ff_to_float_parallel(num, den, N_LONG, 0, out, 3) == N_LONG, "valid input refused");
+}
+
 static void test_to_float(ff_isa isa) {
     static int64_t num[N_MAX], den[N_MAX];
     static double a[N_MAX], b[N_MAX];
@@ -280,10 +305,10 @@ static void test_to_float(ff_isa isa) {
             for (int digits = 0; digits <= 20; ++digits) {
                 if (n != N_MAX && digits > 9) continue;
                 ff_isa_select(FF_ISA_SERIAL);
-                ff_to_float_parallel(num, den, n, digits, b, 1);
+                CHECK(ff_to_float_parallel(num, den, n, digits, b, 1) == n, "serial to_float refused");
                 ff_isa_select(isa);
                 memset(a, 0x5a, sizeof a);
-                ff_to_float_parallel(num, den, n, digits, a, 1);
+                CHECK(ff_to_float_parallel(num, den, n, digits, a, 1) == n, "to_float refused");
                 size_t bad = 0;
                 for (size_t i = 0; i < n; ++i) {
                     if (memcmp(&a[i], &b[i], sizeof a[i]) == 0) continue;
@@ -295,12 +320,13 @@ static void test_to_float(ff_isa isa) {
                 CHECK(bad == 0, "%s to_float family %d n=%zu digits=%d: %zu mismatches",
                       ff_isa_name(isa), fam, n, digits, bad);
                 if (n == N_MAX) {
-                    ff_to_float_parallel(num, den, n, digits, a, 3);
+                    CHECK(ff_to_float_parallel(num, den, n, digits, a, 3) == n, "refused");
                     CHECK(memcmp(a, b, n * sizeof *a) == 0, "threaded to_float differs");
                 }
             }
         }
     }
+    test_to_float_refusal(isa);
 }
 
 /* ---- shortest digits: a strided sweep over every float32 bit pattern ---------- */
