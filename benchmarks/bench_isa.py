@@ -12,7 +12,9 @@ group (timed on a prefix of N_REFERENCE values and scaled, a per-element
 loop being linear).  Plain ``pytest`` runs them untimed on 2000 values, as
 checks that every path and peer agrees with fastfrac.reference.
 ``python benchmarks/bench_isa.py [repeats]`` prints the acceptance table
-(medians of several runs, all in one process).
+(medians and best of several rounds, all in one process) and decimal mode's
+split: the shortest-digits step timed alone (``_core.shortest_digits``, on
+each path) as a share of the whole decimal search.
 """
 
 from __future__ import annotations
@@ -210,6 +212,20 @@ def test_numba_exact(benchmark, speedup_log, w, n, p) -> None:
     np.testing.assert_array_equal(den, ours.den)
 
 
+def test_shortest_digits(benchmark, w, n, isa) -> None:
+    """Decimal mode's first step alone (compare with the decimal columns)."""
+    _group(benchmark, "shortest digits float32 N(0, 0.05)", n, role=isa, threads=1)
+    got = benchmark.pedantic(_core.shortest_digits, args=(w,), rounds=5, warmup_rounds=1)
+    k = slice(0, 2000)
+    _core._force_isa("serial")
+    try:
+        want = _core.shortest_digits(w[k])
+    finally:
+        _core._force_isa(isa)
+    np.testing.assert_array_equal(got[0][k], want[0])
+    np.testing.assert_array_equal(got[1][k], want[1])
+
+
 @pytest.fixture(scope="module")
 def fractions_of(w: np.ndarray) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
     cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -291,6 +307,7 @@ def main(repeat: int = 7) -> None:
             for p in (2, 4):
                 add(f"{isa} {mode} p={p}", isa,
                     lambda p=p, mode=mode: fastfrac.approximate(x, p, mode=mode, threads=1), x.size)
+        add(f"{isa} shortest digits", isa, lambda: _core.shortest_digits(x), x.size)
         for digits, (a, b) in ((4, (num2, den2)), (8, (num4, den4))):
             add(f"{isa} to_float digits={digits}", isa,
                 lambda a=a, b=b, d=digits: fastfrac.to_float(a, b, digits=d, threads=1), x.size)
@@ -327,6 +344,14 @@ def main(repeat: int = 7) -> None:
 
     def ratio(base: str, other: str) -> str:
         return f"{ns[base] / ns[other]:7.2f}x (best rounds {fastest[base] / fastest[other]:.2f}x)"
+
+    print("\ndecimal mode's split: the shortest-digits step alone, as a share of the whole "
+          "decimal search (medians)")
+    for isa in fastfrac.available_isas():
+        for p in (2, 4):
+            share = ns[f"{isa} shortest digits"] / ns[f"{isa} decimal p={p}"]
+            print(f"  {isa} p={p}: {ns[f'{isa} shortest digits']:.1f} of "
+                  f"{ns[f'{isa} decimal p={p}']:.1f} ns/value ({share:.0%})")
 
     print("\nacceptance ratios: medians (best rounds)")
     for p in (2, 4):

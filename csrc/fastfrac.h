@@ -50,6 +50,12 @@ typedef enum ff_mode {
 void ff_shortest_f32(float x, uint64_t *digits, int32_t *exp10);
 void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10);
 
+/* ff_shortest_f32 of n elements, lane-parallel on the selected instruction
+ * set (ff_isa_select); zeros of either sign give digits 0 and exp10 0.
+ * Requires every x[i] finite.  Decimal mode's first step, on its own: for
+ * tests, and for timing that step apart from the search. */
+void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10);
+
 /* ---- the denominator bound (ff_serial.c) ------------------------------- */
 
 /* floor(T(10**p) / |x|) evaluated in x's type T, clamped to [1, cap];

@@ -13,7 +13,8 @@
 #define FF_TABLE(ISA, TO_FLOAT)                                                                    \
     {ff_approximate_f32_i32_##ISA, ff_approximate_f32_i64_##ISA, ff_approximate_f64_i32_##ISA,     \
      ff_approximate_f64_i64_##ISA, ff_limit_f32_i32_##ISA,       ff_limit_f32_i64_##ISA,           \
-     ff_limit_f64_i32_##ISA,       ff_limit_f64_i64_##ISA,       TO_FLOAT}
+     ff_limit_f64_i32_##ISA,       ff_limit_f64_i64_##ISA,       TO_FLOAT,                         \
+     ff_shortest_f32_batch_##ISA}
 
 /* Indexed by ff_isa; NULL where this build lacks the variant. */
 static const ff_kernel_table FF_SERIAL_TABLE = FF_TABLE(serial, ff_to_float);
@@ -83,3 +84,7 @@ FF_FORWARD_BATCH(f32, i32)
 FF_FORWARD_BATCH(f32, i64)
 FF_FORWARD_BATCH(f64, i32)
 FF_FORWARD_BATCH(f64, i64)
+
+void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
+    ff_kernels()->shortest_f32(x, n, digits, exp10);
+}

@@ -41,6 +41,7 @@ FF_DECLARE_BATCH(f32, i32, serial)
 FF_DECLARE_BATCH(f32, i64, serial)
 FF_DECLARE_BATCH(f64, i32, serial)
 FF_DECLARE_BATCH(f64, i64, serial)
+void ff_shortest_f32_batch_serial(const float *x, size_t n, uint64_t *digits, int32_t *exp10);
 
 /* ff_avx2.c and ff_avx512.c: CMake compiles them, and defines
  * FF_WITH_X86_SIMD, only for x86-64 targets with a GCC-compatible compiler. */
@@ -60,6 +61,7 @@ typedef struct ff_kernel_table {
     size_t (*limit_f64_i32)(const double *, const int64_t *, size_t, ff_mode, int32_t *, int32_t *);
     size_t (*limit_f64_i64)(const double *, const int64_t *, size_t, ff_mode, int64_t *, int64_t *);
     void (*to_float)(const int64_t *, const int64_t *, size_t, int, double *);
+    void (*shortest_f32)(const float *, size_t, uint64_t *, int32_t *);
 } ff_kernel_table;
 
 /* ff_cpu.c: bitmask of (1u << ff_isa) this CPU and OS can run (serial always). */

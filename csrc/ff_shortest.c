@@ -211,3 +211,16 @@ void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10) {
     const int32_t q = (biased != 0 ? biased : 1) - 1023 - 52;
     ff_schubfach(c, q, UINT64_C(1) << 52, -1074, 1, digits, exp10);
 }
+
+/* The serial entry of the batch table: the reference the lane-parallel
+ * versions (ff_simd.h) are tested against. */
+void ff_shortest_f32_batch_serial(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
+    for (size_t i = 0; i < n; ++i) {
+        if (x[i] == 0.0f) {
+            digits[i] = 0;
+            exp10[i] = 0;
+        } else {
+            ff_shortest_f32(x[i], &digits[i], &exp10[i]);
+        }
+    }
+}

@@ -339,3 +339,34 @@ def test_to_float_sizes(isa: str) -> None:
         for digits in (None, 4, 8):
             run = lambda: fastfrac.to_float(num[:n], den[:n], digits=digits)  # noqa: E731
             same_as_serial(run, f"{isa} to_float n={n} digits={digits}")
+
+
+# ---- shortest digits, decimal mode's first step, on its own ------------------------------
+# tests/test_shortest.py checks the selected (best) path against NumPy's str;
+# here every path must return exactly what the serial one does, so all of
+# them agree with NumPy.
+
+
+F32_DIGIT_CASES = ("powers of two and ten, ties, subnormals...", "random bits", "with zeros")
+
+
+@functools.lru_cache(maxsize=None)
+def f32_digit_cases() -> dict[str, np.ndarray]:
+    from test_shortest import FAMILIES, random_bits
+
+    families = [make() for name, make in FAMILIES.items() if name.startswith("f32")]
+    cases = {F32_DIGIT_CASES[0]: np.concatenate(families)}
+    cases["random bits"] = random_bits(np.float32, 1_000_000, seed=5)
+    # Zeros of both signs give digits 0 and exp10 0 on every path, wherever a lane falls.
+    mixed = corpora.random_weights(np.float32, 1000).copy()
+    mixed[::7] = 0.0
+    mixed[3::11] = -0.0
+    cases["with zeros"] = mixed
+    return cases
+
+
+@pytest.mark.parametrize("name", F32_DIGIT_CASES)
+def test_shortest_digits_match_serial(isa: str, name: str) -> None:
+    x = np.ascontiguousarray(f32_digit_cases()[name])
+    for n in (*SIZES, x.size):
+        same_as_serial(lambda: _core.shortest_digits(x[:n]), f"{isa} shortest {name} n={n}")

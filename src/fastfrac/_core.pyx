@@ -176,7 +176,9 @@ def to_float(cnp.ndarray num, cnp.ndarray den, int digits, int threads=1):
 def shortest_digits(cnp.ndarray x):
     """(digits, exp10): |x| = digits * 10**exp10, the shortest round-trip decimal.
 
-    x: float32 or float64, finite, nonzero.  digits is uint64, exp10 int32.
+    x: contiguous float32 or float64, finite, nonzero.  digits is uint64,
+    exp10 int32.  float32 runs on the selected instruction set's batch
+    (lane-parallel where there is one), float64 element by element.
     """
     cdef size_t n = x.shape[0], i
     cdef cnp.ndarray digits = np.empty(n, np.uint64)
@@ -187,9 +189,9 @@ def shortest_digits(cnp.ndarray x):
     cdef double *g = <double *>cnp.PyArray_DATA(x)
     cdef bint single = x.dtype == np.float32
     with nogil:
-        for i in range(n):
-            if single:
-                ff_shortest_f32(f[i], &dp[i], &ep[i])
-            else:
+        if single:
+            ff_shortest_f32_batch(f, n, dp, ep)
+        else:
+            for i in range(n):
                 ff_shortest_f64(g[i], &dp[i], &ep[i])
     return digits, exp10

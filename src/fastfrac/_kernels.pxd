@@ -13,6 +13,7 @@ cdef extern from "fastfrac.h" nogil:
 
     void ff_shortest_f32(float x, uint64_t *digits, int32_t *exp10)
     void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10)
+    void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10)
 
     void ff_max_denominator_f32(const float *x, size_t n, int p, int64_t cap, int64_t *out)
     void ff_max_denominator_f64(const double *x, size_t n, int p, int64_t cap, int64_t *out)
