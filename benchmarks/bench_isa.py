@@ -25,7 +25,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 from typing import Any
 
 import numpy as np

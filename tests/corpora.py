@@ -227,32 +227,40 @@ def limit_runner(x: np.ndarray, bounds: Any, mode: str, dtype: Any) -> Kernel:
     return run
 
 
+def _check_against_fraction(
+    run: Callable[[Any], Any], x: np.ndarray, mode: str, bounds: list[int], dtype: Any, what: str
+) -> int:
+    """A kernel runner against Fraction(value).limit_denominator(bound), element by element."""
+    expected = limit_all(seed_values(x, mode), bounds)
+    return check_kernel(run, x, expected, dtype, bounds=bounds, what=what)
+
+
 def check_approximate(x: np.ndarray, p: int, mode: str, dtype: Any, what: str = "") -> int:
     """approximate(x, p) against the direct Fraction expression; returns the count checked."""
-    bounds = seed_bounds(x, p, dtype)
-    expected = limit_all(seed_values(x, mode), bounds)
-    return check_kernel(
-        approximate_runner(x, p, mode, dtype),
-        x,
-        expected,
-        dtype,
-        bounds=bounds,
-        what=what or f"approximate p={p} {mode} {np.dtype(dtype).name}",
+    return _check_against_fraction(
+        approximate_runner(x, p, mode, dtype), x, mode, seed_bounds(x, p, dtype), dtype,
+        what or f"approximate p={p} {mode} {np.dtype(dtype).name}",
     )
 
 
 def check_limit(x: np.ndarray, bounds: Any, mode: str, dtype: Any, what: str = "") -> int:
     """limit_denominator(x, bounds) (bounds shaped like x) against Fraction."""
     blist = [int(b) for b in np.asarray(bounds).reshape(-1)]
-    expected = limit_all(seed_values(x, mode), blist)
-    return check_kernel(
-        limit_runner(x, bounds, mode, dtype),
-        x,
-        expected,
-        dtype,
-        bounds=blist,
-        what=what or f"limit_denominator {mode} {np.dtype(dtype).name}",
+    return _check_against_fraction(
+        limit_runner(x, bounds, mode, dtype), x, mode, blist, dtype,
+        what or f"limit_denominator {mode} {np.dtype(dtype).name}",
     )
+
+
+def check_reference(call: Callable[[], Any], expected: Sequence[Fraction], x: np.ndarray,
+                    dtype: Any) -> None:
+    """The reference on the same input: equal to ``expected``, or ValueError where a numerator
+    does not fit ``dtype``."""
+    if first_overflow(expected, dtype) is None:
+        assert_fractions_equal(call(), expected, x, dtype, what="reference")
+    else:
+        with pytest.raises(ValueError):
+            call()
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -14,11 +14,18 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
 def _modules() -> list[str]:
+    """fastfrac and every module below it, subpackages (_io, _apps) included."""
     names = ["fastfrac"]
-    for info in pkgutil.iter_modules(fastfrac.__path__, "fastfrac."):
+    for info in pkgutil.walk_packages(fastfrac.__path__, "fastfrac."):
         if info.name != "fastfrac.__main__":
             names.append(info.name)
     return names
+
+
+def test_the_walk_reaches_the_subpackages() -> None:
+    names = _modules()
+    for expected in ("fastfrac._io", "fastfrac._io.spec", "fastfrac._apps.bench", "fastfrac.cli"):
+        assert expected in names
 
 
 @pytest.mark.parametrize("name", _modules())

@@ -12,7 +12,7 @@ import pytest
 
 import fastfrac
 from fastfrac import reference
-from fastfrac._report import bit_length
+from fastfrac._bits import bit_length
 
 keras = pytest.importorskip("keras")
 fk = pytest.importorskip("fastfrac.keras")
@@ -301,7 +301,7 @@ def test_not_a_container(tmp_path) -> None:
 
 
 def test_a_failed_save_leaves_no_file(tmp_path) -> None:
-    from fastfrac._container import Tensor
+    from fastfrac._io.container import Tensor
 
     path = tmp_path / "w.npz"
     twins = [Tensor("d/kernel", np.float32([0.5]), layer="d")] * 2

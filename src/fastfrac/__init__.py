@@ -17,23 +17,30 @@ array([ 0.0123, -0.5   ,  0.3333])
 ``fractions.Fraction``: the oracle the kernels are tested against.
 """
 
-from fastfrac._types import Fractions
+from fastfrac import approximation as _approximation
+from fastfrac._types import Fractions as Fractions
 from fastfrac.approximation import (
-    approximate,
-    available_isas,
-    limit_denominator,
-    max_denominator,
-    openmp_enabled,
-    to_float,
+    approximate as approximate,
+)
+from fastfrac.approximation import (
+    available_isas as available_isas,
+)
+from fastfrac.approximation import (
+    limit_denominator as limit_denominator,
+)
+from fastfrac.approximation import (
+    max_denominator as max_denominator,
+)
+from fastfrac.approximation import (
+    openmp_enabled as openmp_enabled,
+)
+from fastfrac.approximation import (
+    selected_isa as selected_isa,
+)
+from fastfrac.approximation import (
+    to_float as to_float,
 )
 
-__all__ = [
-    "Fractions",
-    "approximate",
-    "available_isas",
-    "limit_denominator",
-    "max_denominator",
-    "openmp_enabled",
-    "to_float",
-]
+# The names above, re-exported (the "as" form tells type checkers so).
+__all__ = ["Fractions", *_approximation.__all__]
 __version__ = "0.1.0"

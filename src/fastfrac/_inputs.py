@@ -7,13 +7,26 @@ one-dimensional, C-contiguous, native-order arrays of the right dtype.
 from __future__ import annotations
 
 import operator
+import os
 from typing import Any
 
 import numpy as np
 
-from fastfrac._types import OutputLimits, output_limits
+from fastfrac._types import OutputLimits
 
-__all__ = ["as_floats", "check_finite", "check_mode", "check_p", "as_bounds", "as_ints", "flat", "where"]
+__all__ = [
+    "as_bounds",
+    "as_floats",
+    "as_ints",
+    "check_finite",
+    "check_mode",
+    "check_p",
+    "check_positive",
+    "flat",
+    "raise_overflow",
+    "thread_count",
+    "where",
+]
 
 _FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -65,6 +78,51 @@ def check_mode(mode: Any) -> bool:
     if mode not in ("decimal", "exact"):
         raise ValueError(f"mode must be 'decimal' or 'exact', not {mode!r}")
     return mode == "exact"
+
+
+def check_positive(value: Any, name: str, *, expected: str = "a positive integer") -> int:
+    """value as an int >= 1; ValueError ``"<name> must be <expected>, not <value>"`` otherwise.
+
+    The one check of every count-like argument (threads, digits) in the API.
+
+    >>> check_positive(3, "threads")
+    3
+    >>> check_positive(0, "threads")
+    Traceback (most recent call last):
+    ...
+    ValueError: threads must be a positive integer, not 0
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be {expected}, not {value!r}")
+    return int(value)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def thread_count(threads: Any) -> int:
+    """The thread count of one call: threads, else FASTFRAC_NUM_THREADS, else every usable core.
+
+    >>> thread_count(3)
+    3
+    """
+    if threads is None:
+        text = os.environ.get("FASTFRAC_NUM_THREADS", "").strip()
+        if not text:
+            return _usable_cores()
+        try:
+            threads = int(text)
+        except ValueError:
+            threads = text
+        value = check_positive(threads, "FASTFRAC_NUM_THREADS")
+    else:
+        value = check_positive(threads, "threads", expected="a positive integer or None")
+    # More threads than this only adds start-up cost on any machine we know of.
+    return min(value, 1024)
 
 
 def check_p(p: Any, limits: OutputLimits, what: str = "p") -> int:
@@ -143,5 +201,3 @@ def raise_overflow(x: np.ndarray, flat_index: int, limits: OutputLimits) -> None
         f"does not fit {limits.dtype.name}; {advice}"
     )
 
-
-__all__ += ["raise_overflow", "output_limits"]

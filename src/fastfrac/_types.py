@@ -1,10 +1,12 @@
-"""Small types shared by the public API and the reference."""
+"""Small types shared by the public API and the reference: fractions and output limits."""
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from fastfrac import _core
 
 __all__ = ["Fractions", "OutputLimits", "output_limits"]
 
@@ -29,9 +31,15 @@ class OutputLimits(NamedTuple):
     max_p: int  # largest precision p accepted by approximate()
 
 
+def _limits(kind: type, max_den: int, max_p: int) -> OutputLimits:
+    info = np.iinfo(kind)
+    return OutputLimits(np.dtype(kind), int(info.min), int(info.max), max_den, max_p)
+
+
+# The kernel's own constants (csrc/fastfrac.h), so Python and C cannot disagree.
 _LIMITS = {
-    np.dtype(np.int32): OutputLimits(np.dtype(np.int32), -(2**31), 2**31 - 1, 2**31 - 1, 9),
-    np.dtype(np.int64): OutputLimits(np.dtype(np.int64), -(2**63), 2**63 - 1, 2**63 - 1, 18),
+    np.dtype(np.int32): _limits(np.int32, _core.MAX_DEN_I32, _core.MAX_P_I32),
+    np.dtype(np.int64): _limits(np.int64, _core.MAX_DEN_I64, _core.MAX_P_I64),
 }
 
 

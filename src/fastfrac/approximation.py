@@ -7,7 +7,6 @@ while the kernels run.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import numpy as np
@@ -20,8 +19,10 @@ from fastfrac._inputs import (
     check_finite,
     check_mode,
     check_p,
+    check_positive,
     flat,
     raise_overflow,
+    thread_count,
     where,
 )
 from fastfrac._types import Fractions, output_limits
@@ -32,6 +33,7 @@ __all__ = [
     "limit_denominator",
     "max_denominator",
     "openmp_enabled",
+    "selected_isa",
     "to_float",
 ]
 
@@ -52,37 +54,19 @@ def available_isas() -> list[str]:
     return _core.available_isas()
 
 
+def selected_isa() -> str:
+    """The kernel path every function runs now: the best of :func:`available_isas`, or ``FASTFRAC_ISA``'s.
+
+    >>> import fastfrac
+    >>> fastfrac.selected_isa() in fastfrac.available_isas()
+    True
+    """
+    return _core.selected_isa()
+
+
 def openmp_enabled() -> bool:
     """Whether fastfrac was built with OpenMP, so that ``threads`` > 1 can run in parallel."""
     return _core.openmp_enabled()
-
-
-def _usable_cores() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def _threads(threads: Any) -> int:
-    """The thread count of one call: threads, else FASTFRAC_NUM_THREADS, else every usable core."""
-    source = "threads"
-    if threads is None:
-        text = os.environ.get("FASTFRAC_NUM_THREADS", "").strip()
-        if not text:
-            return _usable_cores()
-        source = "FASTFRAC_NUM_THREADS"
-        try:
-            threads = int(text)
-        except ValueError:
-            raise ValueError(
-                f"FASTFRAC_NUM_THREADS must be a positive integer, not {text!r}"
-            ) from None
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
-        raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
-    if threads < 1:
-        raise ValueError(f"{source} must be >= 1, not {threads}")
-    return min(int(threads), 1024)
 
 
 def approximate(
@@ -150,7 +134,7 @@ def approximate(
     p = check_p(p, limits)
     arr = as_floats(x)
     check_finite(arr)
-    n_threads = _threads(threads)
+    n_threads = thread_count(threads)
     num, den, done = _core.approximate(flat(arr), p, exact, limits.dtype == np.int64, n_threads)
     if done != arr.size:
         raise_overflow(arr, done, limits)
@@ -202,7 +186,7 @@ def limit_denominator(
             f"max_den of shape {bounds.shape} does not broadcast against x of shape {arr.shape}"
         ) from None
     check_finite(arr)
-    n_threads = _threads(threads)
+    n_threads = thread_count(threads)
     num, den, done = _core.limit(
         flat(arr), flat(bounds), exact, limits.dtype == np.int64, n_threads
     )
@@ -270,10 +254,7 @@ def to_float(
     a = as_ints(num, "num")
     b = as_ints(den, "den")
     if digits is not None:
-        if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)):
-            raise ValueError(f"digits must be a positive integer or None, not {digits!r}")
-        if digits < 1:
-            raise ValueError(f"digits must be >= 1, not {digits}")
+        check_positive(digits, "digits", expected="a positive integer or None")
     try:
         a, b = np.broadcast_arrays(a, b)
     except ValueError:
@@ -282,7 +263,7 @@ def to_float(
         ) from None
     # digits beyond 17 keep every double unchanged; cap so C's int cannot overflow.
     n_digits = 0 if digits is None else min(int(digits), 1000)
-    n_threads = _threads(threads)
+    n_threads = thread_count(threads)
     # The kernel checks den > 0 in its threads (no serial pass over den first).
     out, done = _core.to_float(flat(a), flat(b), n_digits, n_threads)
     if done != b.size:

@@ -134,7 +134,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _spec(text: str) -> Any:
-    from fastfrac._spec import parse_spec
+    from fastfrac._io.spec import parse_spec
 
     try:
         return parse_spec(text)
@@ -143,7 +143,7 @@ def _spec(text: str) -> Any:
 
 
 def _digits(text: str) -> Any:
-    from fastfrac._spec import parse_digits
+    from fastfrac._io.spec import parse_digits
 
     try:
         return parse_digits(text)
@@ -152,23 +152,28 @@ def _digits(text: str) -> Any:
 
 
 def _positive(text: str) -> int:
+    from fastfrac._inputs import check_positive
+
     try:
-        value = int(text.replace("_", ""))
+        return check_positive(int(text.replace("_", "")), "N")
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
 
 
 def _precision(text: str) -> int:
+    """bench's p: the kernel it times writes int32 fractions."""
+    import numpy as np
+
+    from fastfrac._inputs import check_p
+    from fastfrac._types import output_limits
+
+    limits = output_limits(np.int32)
     try:
-        value = int(text)
+        return check_p(int(text), limits)
     except ValueError:
-        value = -1
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"p must be an integer 0..9, not {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"p must be an integer 0..{limits.max_p}, not {text!r}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "every usable core); the Python loops use one")
     bench.set_defaults(run=_run_bench)
 
-    from fastfrac import _demo  # cheap: its heavy imports are deferred too
+    from fastfrac._apps import (
+        demo as _demo,  # cheap: its heavy imports are deferred too
+    )
 
     demo = commands.add_parser(
         "demo", parents=[common], formatter_class=formatter,
@@ -249,8 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "folder holding weights_npy/) instead of training; needs --data")
     demo.add_argument("--epochs", type=_positive, metavar="N",
                       help=f"training epochs (default {_demo.DEFAULT_EPOCHS}, the seed notebook's)")
-    demo.add_argument("--seed", type=int, default=0, metavar="N",
-                      help="random seed of the initial weights, shuffling and dropout (default 0)")
+    demo.add_argument("--seed", type=int, default=_demo.DEFAULT_SEED, metavar="N",
+                      help="random seed of the initial weights, shuffling and dropout "
+                           f"(default {_demo.DEFAULT_SEED})")
     demo.add_argument("--json", metavar="FILE", type=Path,
                       help="also write the table, the timings and what data and model were "
                            "used as JSON")
@@ -267,7 +275,7 @@ def _must_exist(path: Path | None, what: str) -> None:
 
 
 def _run_approximate(args: argparse.Namespace) -> int:
-    from fastfrac._approximate import approximate_file
+    from fastfrac._io.rewrite import approximate_file
 
     _must_exist(args.input, "IN")
     if args.input.is_dir():
@@ -283,21 +291,21 @@ def _run_approximate(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
     )
     if not args.quiet:
-        from fastfrac._approximate import summary
+        from fastfrac._io.rewrite import summary
 
         print(summary(report))
     return 0
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from fastfrac._bench import run_bench
+    from fastfrac._apps.bench import run_bench
 
     print(run_bench(size=args.size, ps=args.p, sample=args.sample, threads=args.threads))
     return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from fastfrac._demo import run_demo
+    from fastfrac._apps.demo import run_demo
 
     _must_exist(args.data, "--data")
     _must_exist(args.weights, "--weights")

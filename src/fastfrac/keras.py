@@ -7,7 +7,7 @@ number of significant digits and returns a clone of the model carrying those
 weights, with a report of what it did.  :func:`save_fractions` writes the
 fractions themselves to a compressed container; :func:`load_fractions` reads
 it back, and also reads the container ``fastfrac approximate --fractions``
-writes.  The format is described in :mod:`fastfrac._container`.
+writes.  The format is described in :mod:`fastfrac._io.container`.
 
 Keras 3 with the TensorFlow backend; Functional and Sequential models.
 TensorFlow is imported only when a function needs it, so importing this
@@ -22,19 +22,26 @@ Examples
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
-from fastfrac._container import FractionWeights, Tensor, decode, read, write
-from fastfrac._inputs import check_p
-from fastfrac._report import ApproximationReport, tensor_row
-from fastfrac._types import Fractions, output_limits
+from fastfrac._bits import combine_rows, fraction_bits, max_errors
+from fastfrac._inputs import check_mode
+from fastfrac._io.container import FractionWeights, Tensor, decode, read, write
+from fastfrac._precision import Digits, digits_for, resolve_precision
+from fastfrac._tables import (
+    QUALITY_COLUMNS,
+    Column,
+    format_quality,
+    format_table,
+    format_value,
+)
+from fastfrac._types import Fractions
 from fastfrac.approximation import approximate
 
 __all__ = [
@@ -48,91 +55,119 @@ __all__ = [
     "tensor_names",
 ]
 
-Digits = int | Literal["2p", "exact"]
-
 # Reports of the models approximate_model returned, so that save_fractions can
 # be handed the model itself; weak keys let the models be garbage-collected.
 _REPORTS: weakref.WeakKeyDictionary[Any, ApproximationReport] = weakref.WeakKeyDictionary()
 
 
-def _check_p(key: str, p: Any) -> int | None:
-    """A layer's p (0..18: the model path computes in int64), or None to keep it."""
-    if p is None:
-        return None
-    return check_p(p, output_limits(np.int64), what=f"precision for {key!r}")
+def tensor_row(tensor: Tensor, original: np.ndarray, seconds: float) -> dict[str, Any]:
+    """The report row of one weight array: what was done to it and what it cost.
+
+    The errors are :func:`max_errors`; ``bits_per_value`` is
+    :func:`fraction_bits` over the count, None for a tensor left as it was.
+    """
+    max_abs, max_rel = max_errors(original, tensor.values)
+    row: dict[str, Any] = {
+        "layer": tensor.layer,
+        "weight": tensor.weight,
+        "shape": tuple(int(n) for n in np.shape(original)),
+        "count": int(np.size(original)),
+        "p": tensor.p,
+        "digits": None,
+        "max_abs_error": max_abs,
+        "max_rel_error": max_rel,
+        "bits_per_value": None,
+        "kernel_seconds": float(seconds),
+    }
+    if tensor.fractions is not None:
+        num, den = tensor.fractions
+        row["digits"] = "exact" if tensor.digits is None else int(tensor.digits)
+        if num.size:
+            row["bits_per_value"] = fraction_bits(num, den) / num.size
+    return row
 
 
-def resolve_precision(
-    precision: int | Mapping[str, int | None], layer_names: Iterable[str]
-) -> dict[str, int]:
-    """Which p each layer gets: ``{layer name: p}`` for the layers to approximate.
+_ROW_COLUMNS: list[Column] = [
+    ("layer", "layer", format_value),
+    ("weight", "weight", format_value),
+    ("shape", "shape", format_value),
+    ("count", "count", format_value),
+    *QUALITY_COLUMNS,
+    ("kernel_seconds", "kernel ms", lambda v: format_value(None if v is None else 1e3 * v, ".2f")),
+]
 
-    Parameters
+
+class ApproximationReport:
+    """What :func:`fastfrac.keras.approximate_model` did, one row per weight array.
+
+    Attributes
     ----------
-    precision : int or mapping
-        An int applies to every layer named.  A mapping goes from a layer
-        name or an :func:`fnmatch.fnmatchcase` pattern to p (or None: keep
-        the layer).  An exact name wins over any pattern; among patterns the
-        first match in the mapping's order wins; unmatched layers are left
-        out.
-    layer_names : iterable of str
-        The candidate layers, in model order.
-
-    Raises
-    ------
-    ValueError
-        A key matches no layer (the message lists the layers), or a p is not
-        an integer in 0..18.
+    rows : list of dict
+        Keys ``layer, weight, shape, count, p, digits, max_abs_error,
+        max_rel_error, bits_per_value, kernel_seconds``; ``p``, ``digits`` and
+        ``bits_per_value`` are None for arrays left as they were.
+    totals : dict
+        ``tensors``, ``approximated_tensors``, ``parameters`` (all values),
+        ``count`` (approximated values), the largest ``max_abs_error`` and
+        ``max_rel_error``, ``bits_per_value`` averaged over the approximated
+        values and the summed ``kernel_seconds``.
+    tensors : list of Tensor
+        The weight arrays themselves, approximated or kept, in model order;
+        :func:`fastfrac.keras.save_fractions` writes them.
+    mode : str
+        The ``mode`` the fractions were computed in.
 
     Examples
     --------
-    >>> names = ["conv1d", "dense", "dense_1", "batch_normalization"]
-    >>> resolve_precision({"dense*": 2, "conv*": 3, "*": 1, "dense_1": None}, names)
-    {'conv1d': 3, 'dense': 2, 'batch_normalization': 1}
-    >>> resolve_precision(4, ["a", "b"])
-    {'a': 4, 'b': 4}
-    >>> resolve_precision({"lstm": 2}, names)
-    Traceback (most recent call last):
-    ...
-    ValueError: precision key 'lstm' matches no layer; the layers are: conv1d, dense, dense_1, batch_normalization
+    >>> from fastfrac._io.container import Tensor
+    >>> from fastfrac._types import Fractions
+    >>> t = Tensor("d/kernel", np.float32([0.5, 0.33]),
+    ...            Fractions(np.array([1, 1]), np.array([2, 3])), 1, 2, layer="d")
+    >>> r = ApproximationReport([tensor_row(t, np.float32([0.5, 0.333]), 1e-6)], [t])
+    >>> r.totals["bits_per_value"]  # 1/2 and 1/3: 1 + 1 (sign) + 2 bits each
+    4.0
+    >>> print(r)  # doctest: +NORMALIZE_WHITESPACE
+    layer  weight  shape  count  p  digits  max abs error  max rel error  bits/value  kernel ms
+    d      kernel   (2,)      2  1       2          0.003        0.00901        4.00       0.00
+    total: 2 of 2 values in 1 of 1 arrays approximated; max abs error 0.003,
+    max rel error 0.00901, 4.00 bits/value, kernel 0.00 ms
     """
-    names = list(layer_names)
-    if not isinstance(precision, Mapping):
-        p = _check_p("every layer", precision)
-        return {} if p is None else dict.fromkeys(names, p)
-    checked = {str(key): _check_p(str(key), p) for key, p in precision.items()}
-    for key in checked:
-        if not any(fnmatch.fnmatchcase(name, key) for name in names):
-            raise ValueError(
-                f"precision key {key!r} matches no layer; the layers are: {', '.join(names)}"
-            )
-    chosen: dict[str, int] = {}
-    for name in names:
-        if name in checked:
-            p = checked[name]
-        else:
-            p = next((v for k, v in checked.items() if fnmatch.fnmatchcase(name, k)), None)
-        if p is not None:
-            chosen[name] = p
-    return chosen
 
+    def __init__(
+        self, rows: Sequence[dict[str, Any]], tensors: Sequence[Tensor], mode: str = "decimal"
+    ) -> None:
+        self.rows = list(rows)
+        self.tensors = list(tensors)
+        self.mode = mode
+        done = [r for r in self.rows if r["p"] is not None]
+        self.totals: dict[str, Any] = {
+            "tensors": len(self.rows),
+            "approximated_tensors": len(done),
+            "parameters": sum(r["count"] for r in self.rows),
+            **combine_rows(done),
+            "kernel_seconds": sum(r["kernel_seconds"] for r in self.rows),
+        }
 
-def digits_for(digits: Digits, p: int) -> int | None:
-    """Significant digits for precision p; None means the exact value num/den.
+    def to_dict(self) -> dict[str, Any]:
+        """``{"rows": [...], "totals": {...}}`` with JSON types (shapes as lists)."""
+        rows = [{**r, "shape": list(r["shape"])} for r in self.rows]
+        return {"rows": rows, "totals": dict(self.totals)}
 
-    ``digits`` is ``"2p"`` (2p, at least 1), ``"exact"`` or an int >= 1; the
-    command line's ``--digits`` follows the same rule.
+    def __str__(self) -> str:
+        t = self.totals
+        summary = (
+            f"total: {t['count']:,} of {t['parameters']:,} values in "
+            f"{t['approximated_tensors']} of {t['tensors']} arrays approximated; "
+            f"{format_quality(t)}, kernel {1e3 * t['kernel_seconds']:.2f} ms"
+        )
+        return format_table(self.rows, _ROW_COLUMNS) + "\n" + summary
 
-    >>> digits_for("2p", 4), digits_for("2p", 0), digits_for("exact", 4), digits_for(5, 4)
-    (8, 1, None, 5)
-    """
-    if digits == "2p":
-        return max(2 * p, 1)
-    if digits == "exact":
-        return None
-    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 1:
-        raise ValueError(f"digits must be '2p', 'exact' or an integer >= 1, not {digits!r}")
-    return int(digits)
+    def __repr__(self) -> str:
+        t = self.totals
+        return (
+            f"<ApproximationReport: {t['count']} of {t['parameters']} values in "
+            f"{t['approximated_tensors']} arrays>"
+        )
 
 
 def tensor_names(layer: Any) -> list[str]:
@@ -241,8 +276,7 @@ def approximate_model(
 
     if not getattr(model, "built", False):
         raise ValueError("the model must be built (call it once or give it an Input) first")
-    if mode not in ("decimal", "exact"):
-        raise ValueError(f"mode must be 'decimal' or 'exact', not {mode!r}")
+    check_mode(mode)
     with_weights = [layer for layer in model.layers if layer.weights]
     # A key may name any layer; an int p goes to the layers that have weights.
     candidates = model.layers if isinstance(precision, Mapping) else with_weights
@@ -289,7 +323,7 @@ def save_fractions(model_or_report: Any, path: str | os.PathLike[str]) -> int:
         approximated ones as ``<name>.num`` / ``<name>.den`` in the narrowest
         integer types, the others as ``<name>`` in their own type (float32),
         all compressed as ``numpy.savez_compressed`` does, with the metadata
-        described in :mod:`fastfrac._container`.
+        described in :mod:`fastfrac._io.container`.
 
     Examples
     --------

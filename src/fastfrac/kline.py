@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from fastfrac._report import Column, format_table, format_value
+from fastfrac._tables import Column, format_table, format_value
 
 __all__ = [
     "BUILTIN_SOURCE",

@@ -9,7 +9,7 @@ A SPEC is a comma-separated list of items:
 
 An exact name wins over any glob, the first matching glob in SPEC order wins
 over later ones, and the bare P comes last -- the rules of
-:func:`fastfrac.keras.resolve_precision`, which does the matching here too.
+:mod:`fastfrac._precision`, which does the matching here too.
 """
 
 from __future__ import annotations
@@ -18,16 +18,10 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from fastfrac._errors import UserError
-from fastfrac._types import output_limits
-from fastfrac.keras import Digits, resolve_precision
+from fastfrac._precision import MAX_P, Digits, digits_for, resolve_precision
 
-__all__ = ["Spec", "list_names", "parse_digits", "parse_spec"]
-
-# The command line always asks for int64 fractions (the seed's unclamped bound).
-MAX_P = output_limits(np.int64).max_p
+__all__ = ["Spec", "parse_digits", "parse_spec"]
 
 
 @dataclass(frozen=True)
@@ -62,32 +56,15 @@ class Spec:
         ...
         fastfrac._errors.UserError: SPEC name 'lstm' matches no layer; the layers are: conv1d, dense
         """
-        for key in self.rules:
-            if not any(fnmatch.fnmatchcase(name, key) for name in names):
-                raise UserError(
-                    f"SPEC name {key!r} matches no {noun}; the {noun}s are: {list_names(names)}"
-                )
         mapping = dict(self.rules)
-        # The bare P is the last glob: exact names and earlier globs win over it.
-        if self.default is not None and "*" not in mapping:
+        # The bare P is the last glob: exact names and earlier globs win over it
+        # (and, unlike a NAME, it is no mistake when there is nothing to match).
+        if self.default is not None and "*" not in mapping and names:
             mapping["*"] = self.default
-        if not names:
-            return {}
-        return resolve_precision(mapping, names)
-
-
-def list_names(names: Sequence[str], limit: int = 30) -> str:
-    """Names joined for an error message, the tail elided past ``limit``.
-
-    >>> list_names(["a", "b", "c"], limit=2)
-    'a, b and 1 more'
-    >>> list_names([])
-    '(none)'
-    """
-    if not names:
-        return "(none)"
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+        try:
+            return resolve_precision(mapping, names, noun=noun, key_word="SPEC name")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
 
 
 def _parse_p(text: str, item: str) -> int:
@@ -151,9 +128,7 @@ def parse_digits(text: str) -> Digits:
         return text  # type: ignore[return-value]
     try:
         value = int(text)
+        digits_for(value, 0)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise UserError(f"--digits must be 2p, exact or an integer >= 1, not {text!r}")
+        raise UserError(f"--digits must be 2p, exact or an integer >= 1, not {text!r}") from None
     return value
-

@@ -22,10 +22,9 @@ from typing import IO, NamedTuple
 
 import numpy as np
 
-from fastfrac._convert import CHUNK
 from fastfrac._errors import UserError
-from fastfrac._formats import StartJob, TensorInfo, copy_reason
-from fastfrac._ziputil import clone_info, copy_member
+from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
+from fastfrac._io.ziputil import clone_info, copy_member
 
 __all__ = ["NpzFile", "open_file"]
 
@@ -131,5 +130,5 @@ def _tensor(name: str, header: _Header | None) -> TensorInfo:
 
 
 def open_file(path: str | os.PathLike[str], scratch: Callable[[str], Path]) -> NpzFile:
-    """The reader of :mod:`fastfrac._formats` (``scratch`` is not needed here)."""
+    """The reader of :mod:`fastfrac._io.formats` (``scratch`` is not needed here)."""
     return NpzFile(path)

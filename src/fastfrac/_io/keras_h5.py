@@ -38,10 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from fastfrac._convert import CHUNK
 from fastfrac._errors import UserError
-from fastfrac._formats import StartJob, TensorInfo, copy_reason
-from fastfrac._ziputil import clone_info, copy_member
+from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
+from fastfrac._io.ziputil import clone_info, copy_member
 
 __all__ = ["KerasFile", "blocks", "open_file"]
 
@@ -207,5 +206,5 @@ class KerasFile:
 
 
 def open_file(path: str | os.PathLike[str], scratch: Callable[[str], Path]) -> KerasFile:
-    """The reader of :mod:`fastfrac._formats`."""
+    """The reader of :mod:`fastfrac._io.formats`."""
     return KerasFile(path, scratch)

@@ -19,9 +19,8 @@ import numpy as np
 
 import fastfrac
 from fastfrac import reference
-from fastfrac._core import selected_isa
-from fastfrac._report import Column, format_table, format_value
-from fastfrac.approximation import _threads
+from fastfrac._inputs import thread_count
+from fastfrac._tables import Column, format_table, format_value
 
 __all__ = ["run_bench"]
 
@@ -94,10 +93,10 @@ def run_bench(size: int = 1_000_000, ps: Sequence[int] = (2, 4), sample: int = 2
             rows.append({"p": p, "method": f"fastfrac kernel, {mode}", "values": size,
                          "rate": size / seconds, "speedup": size / seconds / ref_rate,
                          "identical": "yes" if same else "NO"})
-    n_threads = _threads(threads) if fastfrac.openmp_enabled() else 1
+    n_threads = thread_count(threads) if fastfrac.openmp_enabled() else 1
     head = (
         f"fastfrac {fastfrac.__version__}, NumPy {np.__version__}, Python "
-        f"{platform.python_version()} on {platform.machine()}; kernel path {selected_isa()}, "
+        f"{platform.python_version()} on {platform.machine()}; kernel path {fastfrac.selected_isa()}, "
         f"{n_threads} thread{'s' if n_threads > 1 else ''}: {size:,} float32 values from "
         f"N(0, 0.05) for the kernel, the first {part.size:,} for the Python loops "
         "(identical: same fractions as fractions.Fraction on those)"

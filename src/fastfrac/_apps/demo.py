@@ -10,8 +10,8 @@ With ``--data`` and ``--weights``: the seed's own files, no training, which
 reproduces the seed's figures.
 
 This module only orchestrates: the task lives in :mod:`fastfrac.kline`, the
-timing in :mod:`fastfrac._reference_timing`, the plot in
-:mod:`fastfrac._demo_plot`.  TensorFlow, pandas, scikit-learn and pmdarima
+timing in :mod:`fastfrac._apps.reference_timing`, the plot in
+:mod:`fastfrac._apps.demo_plot`.  TensorFlow, pandas, scikit-learn and pmdarima
 load only here.
 """
 
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from fastfrac._atomic import AtomicOutputs
 from fastfrac._errors import UserError
+from fastfrac._io.atomic import AtomicOutputs
 
 __all__ = ["DEFAULT_EPOCHS", "DEFAULT_SEED", "PLOT_BARS", "run_demo"]
 
@@ -59,7 +59,11 @@ class _Progress:
         if self._enabled:
             from rich.console import Console
             from rich.progress import (
-                BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
             )
 
             self._bar = Progress(
@@ -307,12 +311,12 @@ def run_demo(
                       "parameters": int(model.count_params()), **model_info}
         comparison = kline.compare(model, prepared, status=show.step)
         show.step("the same approximation with the pure-Python reference")
-        from fastfrac._reference_timing import time_reference
+        from fastfrac._apps.reference_timing import time_reference
 
         timing = time_reference(model, comparison.reports[TIMED_ROW])
         if plot_tmp is not None:
             show.step("drawing the plot")
-            from fastfrac._demo_plot import plot_close
+            from fastfrac._apps.demo_plot import plot_close
 
             dates = ohlc.index.to_numpy() if data is None else None
             series = _close_over_time(kline, comparison, model, prepared, dates, PLOT_BARS)

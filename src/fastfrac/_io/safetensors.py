@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from fastfrac._convert import CHUNK
 from fastfrac._errors import UserError
-from fastfrac._formats import StartJob, TensorInfo, copy_reason
+from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
 
 __all__ = ["SafetensorsFile", "open_file"]
 
@@ -147,5 +146,5 @@ def _copy(data: np.ndarray, begin: int, end: int, out: Any) -> None:
 
 
 def open_file(path: str | os.PathLike[str], scratch: Callable[[str], Path]) -> SafetensorsFile:
-    """The reader of :mod:`fastfrac._formats` (``scratch`` is not needed here)."""
+    """The reader of :mod:`fastfrac._io.formats` (``scratch`` is not needed here)."""
     return SafetensorsFile(path)

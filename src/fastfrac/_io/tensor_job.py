@@ -1,7 +1,7 @@
 """Approximate one tensor chunk by chunk, keeping the numbers its report needs.
 
 Readers hand a :class:`TensorJob` the tensor's values a chunk at a time
-(:data:`CHUNK` elements, so a 10**9-value tensor never sits in memory) and
+(:data:`fastfrac._io.formats.CHUNK` elements, so a 10**9-value tensor never sits in memory) and
 write back what :meth:`TensorJob.convert` returns.  The job accumulates the
 report row -- errors, bits per value, time -- and passes the fractions to the
 container writer if there is one.
@@ -15,22 +15,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fastfrac._container import decode
+from fastfrac._bits import fraction_bits, max_errors
 from fastfrac._errors import UserError
-from fastfrac._report import fraction_bits, max_errors
+from fastfrac._io.container import decode
 from fastfrac._types import Fractions
 from fastfrac.approximation import approximate
 
-__all__ = ["CHUNK", "FractionsSink", "TensorJob"]
-
-# Elements per chunk: 2**20 float32 values are 4 MB in and about 40 MB of
-# temporaries (int64 fractions, float64 errors); large enough that the kernel
-# call overhead is nil, small enough for the memory bound on any tensor.
-CHUNK = 1 << 20
+__all__ = ["FractionsSink", "TensorJob"]
 
 
 class FractionsSink(Protocol):
-    """Where a job's fractions go (:class:`fastfrac._container.TensorSink`)."""
+    """Where a job's fractions go (:class:`fastfrac._io.container.TensorSink`)."""
 
     def add(self, fractions: Fractions) -> None: ...
 
@@ -81,18 +76,19 @@ class TensorJob:
         x = np.asarray(values)
         # Native order and aligned: a memmap view of a file can be neither.
         x = x.astype(x.dtype.newbyteorder("="), copy=not x.flags.aligned)
-        if not np.isfinite(x).all():
-            bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-            raise UserError(
-                f"tensor {self.name!r} has non-finite values (NaN or infinity, {bad} in one "
-                "chunk); only finite weights can be approximated -- keep it with NAME=-"
-            )
         try:
+            # approximate() itself finds NaN and infinity: no second scan here.
             fractions = approximate(x, self.p, mode=self.mode, dtype=np.int64)  # type: ignore[arg-type]
         except ValueError as exc:
             # The index in the kernel's message counts from this chunk's start.
             where = f" (the index counts from element {self._count})" if self._count else ""
-            raise UserError(f"tensor {self.name!r}: {exc}{where}") from None
+            message = str(exc)
+            if message.startswith("x has"):  # "x has 3 non-finite values ..."
+                message = f"tensor {self.name!r}{message[1:]}{where} -- only finite weights "
+                message += "can be approximated; keep it with NAME=-"
+            else:
+                message = f"tensor {self.name!r}: {message}{where}"
+            raise UserError(message) from None
         y = decode(fractions, self.digits, x.dtype)
         max_abs, max_rel = max_errors(x, y)
         self._max_abs = max(self._max_abs, max_abs)
@@ -108,7 +104,7 @@ class TensorJob:
     def finish(self) -> dict[str, Any]:
         """The report row: name, shape, dtype, count, p, digits, errors, bits, seconds.
 
-        ``bits_per_value`` is :func:`fastfrac._report.fraction_bits` over the
+        ``bits_per_value`` is :func:`fastfrac._bits.fraction_bits` over the
         count, as in :func:`fastfrac.keras.approximate_model`'s report;
         ``max_rel_error`` is over the nonzero values.  Also kept as
         ``self.row``.

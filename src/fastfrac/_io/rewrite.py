@@ -1,9 +1,9 @@
-"""``fastfrac approximate``: one model file in, the approximated model file out.
+"""Rewriting one model file: ``fastfrac approximate``'s whole job for one IN and one OUT.
 
 :func:`approximate_file` ties the pieces together: the format's reader lists
 the tensors, the SPEC decides each one's precision, the reader streams the
-chosen ones through :class:`~fastfrac._convert.TensorJob` into a temporary
-OUT, and :class:`~fastfrac._atomic.AtomicOutputs` renames OUT, the fractions
+chosen ones through :class:`~fastfrac._io.tensor_job.TensorJob` into a temporary
+OUT, and :class:`~fastfrac._io.atomic.AtomicOutputs` renames OUT, the fractions
 container and the JSON report into place only when all of them are complete.
 """
 
@@ -17,21 +17,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fastfrac._atomic import AtomicOutputs
-from fastfrac._container import ContainerWriter
-from fastfrac._convert import TensorJob
+from fastfrac._bits import combine_rows
 from fastfrac._errors import UserError
-from fastfrac._formats import TensorInfo, detect_format
-from fastfrac._report import (
+from fastfrac._inputs import thread_count
+from fastfrac._io.atomic import AtomicOutputs
+from fastfrac._io.container import ContainerWriter
+from fastfrac._io.formats import TensorInfo, detect_format
+from fastfrac._io.spec import Spec
+from fastfrac._io.tensor_job import TensorJob
+from fastfrac._precision import Digits, digits_for
+from fastfrac._tables import (
     QUALITY_COLUMNS,
     Column,
-    combine_rows,
     format_quality,
     format_table,
     format_value,
 )
-from fastfrac._spec import Spec
-from fastfrac.keras import Digits, digits_for
+from fastfrac.approximation import openmp_enabled, selected_isa
 
 __all__ = ["approximate_file", "summary"]
 
@@ -45,7 +47,13 @@ def _progress(enabled: bool, total: int) -> Iterator[tuple[Callable[[int], Any],
         yield (lambda n: None), (lambda text: None)
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (
         TextColumn("{task.description}", style="bold"),
@@ -87,13 +95,13 @@ def approximate_file(
     src, dst : path
         Model files of the same format (.keras, .h5/.hdf5, .safetensors, .npz).
     spec : Spec
-        The precision map (:func:`fastfrac._spec.parse_spec`).
+        The precision map (:func:`fastfrac._io.spec.parse_spec`).
     digits : {"2p", "exact"} or int
         Significant digits of the stored values.
     mode : {"decimal", "exact"}
         Passed to :func:`fastfrac.approximate`.
     fractions, json_path : path, optional
-        Also write the fractions container (:mod:`fastfrac._container`: the
+        Also write the fractions container (:mod:`fastfrac._io.container`: the
         approximated tensors only, under their names in the file) / the JSON
         report there.
     progress : bool
@@ -102,14 +110,15 @@ def approximate_file(
     Returns
     -------
     dict
-        The report: ``input``, ``output``, ``format``, ``mode``, ``digits``,
+        The report: ``kernel`` (``isa``: the kernel path, ``threads``),
+        ``input``, ``output``, ``format``, ``mode``, ``digits``,
         ``precision``, ``fractions``, ``tensors`` (one row per tensor in file
         order) and ``totals``.
 
     Examples
     --------
     >>> import pathlib, tempfile, numpy as np
-    >>> from fastfrac._spec import parse_spec
+    >>> from fastfrac._io.spec import parse_spec
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> np.savez(folder / "w.npz", w=np.float32([3.14159274, -0.5]), steps=np.int64(7))
     >>> report = approximate_file(folder / "w.npz", folder / "out.npz", parse_spec("2"))
@@ -184,6 +193,10 @@ def approximate_file(
                 row = {"name": row["name"], "layer": layers[row["name"]], **row}
             tensor_rows.append(row)
         report = {
+            "kernel": {
+                "isa": selected_isa(),
+                "threads": thread_count(None) if openmp_enabled() else 1,
+            },
             "input": str(src),
             "output": str(dst),
             "format": fmt.name,
@@ -230,7 +243,8 @@ def summary(report: dict[str, Any]) -> str:
     t = report["totals"]
     lines = [
         f"{report['output']}: {t['approximated_tensors']} of {t['tensors']} tensors approximated "
-        f"({t['approximated_values']:,} of {t['values']:,} values) in {t['seconds']:.2f} s",
+        f"({t['approximated_values']:,} of {t['values']:,} values) in {t['seconds']:.2f} s "
+        f"({report['kernel']['isa']} kernel, {report['kernel']['threads']} threads)",
         f"{format_quality(t)}; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
     ]
     rows = report["tensors"]

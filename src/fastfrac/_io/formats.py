@@ -1,7 +1,7 @@
 """What the model-file readers share: the tensor description and format detection.
 
-Each format module (:mod:`fastfrac._safetensors`, :mod:`fastfrac._npz`,
-:mod:`fastfrac._keras_h5`) has ``open_file(path, scratch)`` returning a
+Each format module (:mod:`fastfrac._io.safetensors`, :mod:`fastfrac._io.npz`,
+:mod:`fastfrac._io.keras_h5`) has ``open_file(path, scratch)`` returning a
 :class:`ModelFile`: the file's tensors as :class:`TensorInfo` and
 ``rewrite(dst, start_job)``, which writes a copy of the file in which
 ``start_job`` decides, tensor by tensor, what is approximated.  The Keras formats are imported only when a
@@ -22,9 +22,25 @@ import numpy as np
 from fastfrac._errors import UserError
 
 if TYPE_CHECKING:
-    from fastfrac._convert import TensorJob
+    from fastfrac._io.tensor_job import TensorJob
 
-__all__ = ["FORMATS", "Format", "ModelFile", "StartJob", "TensorInfo", "copy_reason", "detect_format"]
+__all__ = [
+    "CHUNK",
+    "FORMATS",
+    "Format",
+    "ModelFile",
+    "StartJob",
+    "TensorInfo",
+    "copy_reason",
+    "detect_format",
+]
+
+# Elements per chunk the readers hand a job: 2**20 float32 values are 4 MB in
+# and about 40 MB of temporaries (int64 fractions, float64 errors); large
+# enough that the kernel call overhead is nil, small enough for the memory
+# bound on any tensor.  Here, not beside the job, so that readers need not
+# load the kernel to know it.
+CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -122,10 +138,10 @@ class Format:
 
 
 FORMATS = (
-    Format("Keras model", (".keras",), "fastfrac._keras_h5", "layer"),
-    Format("Keras HDF5", (".h5", ".hdf5"), "fastfrac._keras_h5", "layer"),
-    Format("safetensors", (".safetensors",), "fastfrac._safetensors", "tensor"),
-    Format("npz", (".npz",), "fastfrac._npz", "tensor"),
+    Format("Keras model", (".keras",), "fastfrac._io.keras_h5", "layer"),
+    Format("Keras HDF5", (".h5", ".hdf5"), "fastfrac._io.keras_h5", "layer"),
+    Format("safetensors", (".safetensors",), "fastfrac._io.safetensors", "tensor"),
+    Format("npz", (".npz",), "fastfrac._io.npz", "tensor"),
 )
 
 
