@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import fastfrac
-from fastfrac import approximation, reference
+from fastfrac import reference
+from fastfrac._inputs import thread_count
 
 import corpora
 
@@ -111,13 +112,13 @@ def test_forked_child_after_threads_does_not_hang() -> None:
 def test_default_uses_every_usable_core(monkeypatch) -> None:
     monkeypatch.delenv("FASTFRAC_NUM_THREADS", raising=False)
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert approximation._threads(None) == expected
+    assert thread_count(None) == expected
 
 
 def test_environment_variable_applies_when_none(monkeypatch) -> None:
     monkeypatch.setenv("FASTFRAC_NUM_THREADS", "3")
-    assert approximation._threads(None) == 3
-    assert approximation._threads(1) == 1  # an explicit argument wins
+    assert thread_count(None) == 3
+    assert thread_count(1) == 1  # an explicit argument wins
 
 
 @pytest.mark.parametrize("text", ["0", "-2", "two", "1.5"])
