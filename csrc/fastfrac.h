@@ -111,13 +111,20 @@ double ff_ratio_to_f64(int64_t num, int64_t den);
 double ff_round_significant(double v, int digits);
 
 /* out[i] = ff_ratio_to_f64(num[i], den[i]), then, when digits > 0,
- * ff_round_significant(out[i], digits).  Requires den[i] > 0. */
+ * ff_round_significant(out[i], digits), on the selected instruction set
+ * like the batch kernels above.  Requires den[i] > 0. */
 void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out);
 
 /* ---- instruction sets (ff_cpu.c, ff_dispatch.c) --------------------------- */
 
-/* The kernel variants; every batch entry point above runs the selected one.
- * All variants return identical results (the serial one is the reference). */
+/* The kernel variants.  Every bare-named batch entry point above
+ * (ff_approximate_*, ff_limit_* over arrays, ff_to_float and
+ * ff_shortest_f32_batch) runs the selected one; the internal variants carry
+ * the instruction set in their name (ff_approximate_f32_i32_serial, _avx2,
+ * _avx512; ff_kernels.h).  The per-element functions and the
+ * ff_max_denominator_* loops over ff_max_den_* have no variants: they are
+ * plain C everywhere.  All variants return identical results (the serial
+ * one is the reference). */
 typedef enum ff_isa {
     FF_ISA_SERIAL = 0, /* plain C, any CPU */
     FF_ISA_AVX2 = 1,   /* x86-64 with AVX2, FMA and BMI2 */

@@ -3,9 +3,10 @@
  *
  * The reference is ff_serial.c: these kernels return exactly what its
  * serial twins return.  The algorithm itself is written once, lane-width
- * generic, in ff_simd.h; this file only says how each vector primitive maps
- * to AVX2 + FMA (masks are all-ones lanes of a vector; tails use
- * vmaskmov loads and stores).  CMake compiles this file alone with
+ * generic, in ff_simd.h, and the primitives that differ only in the
+ * intrinsics' width prefix in ff_simd_ops.h; this file only says how each
+ * other vector primitive maps to AVX2 + FMA (masks are all-ones lanes of
+ * a vector; tails use vmaskmov loads and stores).  CMake compiles this file alone with
  * -mavx2 -mfma -mbmi2, and ff_dispatch.c calls it only on CPUs (and
  * operating systems) that run those.
  */
@@ -26,6 +27,11 @@ typedef __m256d ff_vm;
 typedef __m128 ff_vf;
 typedef __m256i ff_vi;
 
+/* The width-generic primitives (ff_simd_ops.h) at this file's width. */
+#define FF_MM(op) _mm256_##op
+#define FF_CMP(a, b, pred) _mm256_cmp_pd((a), (b), (pred))
+#include "ff_simd_ops.h"
+
 /* All-ones in 64-bit lanes 0 .. count-1. */
 static inline __m256i ff_tail64(size_t count) {
     const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
@@ -37,72 +43,53 @@ static inline __m128i ff_tail32(size_t count) {
     return _mm_cmpgt_epi32(_mm_set1_epi32((int)(count < 4 ? count : 4)), lane);
 }
 
-static inline ff_vd vd_set(double v) { return _mm256_set1_pd(v); }
-static inline ff_vd vd_add(ff_vd a, ff_vd b) { return _mm256_add_pd(a, b); }
-static inline ff_vd vd_sub(ff_vd a, ff_vd b) { return _mm256_sub_pd(a, b); }
-static inline ff_vd vd_mul(ff_vd a, ff_vd b) { return _mm256_mul_pd(a, b); }
-static inline ff_vd vd_div(ff_vd a, ff_vd b) { return _mm256_div_pd(a, b); }
-static inline ff_vd vd_floor(ff_vd a) {
+static inline ff_vd ff_vd_floor(ff_vd a) {
     return _mm256_round_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
 }
-static inline ff_vd vd_min(ff_vd a, ff_vd b) { return _mm256_min_pd(a, b); }
-static inline ff_vd vd_max(ff_vd a, ff_vd b) { return _mm256_max_pd(a, b); }
-static inline ff_vd vd_abs(ff_vd a) { return _mm256_andnot_pd(vd_set(-0.0), a); }
-static inline ff_vd vd_fmadd(ff_vd a, ff_vd b, ff_vd c) { return _mm256_fmadd_pd(a, b, c); }
-static inline ff_vd vd_fnmadd(ff_vd a, ff_vd b, ff_vd c) { return _mm256_fnmadd_pd(a, b, c); }
-static inline ff_vd vd_copysign(ff_vd mag, ff_vd sign) {
-    const ff_vd s = vd_set(-0.0);
-    return _mm256_or_pd(_mm256_andnot_pd(s, mag), _mm256_and_pd(s, sign));
-}
+static inline ff_vd ff_vd_abs(ff_vd a) { return _mm256_andnot_pd(ff_vd_set(-0.0), a); }
 
-static inline ff_vm vd_lt(ff_vd a, ff_vd b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
-static inline ff_vm vd_le(ff_vd a, ff_vd b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
-static inline ff_vm vd_eq(ff_vd a, ff_vd b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
-static inline ff_vm vd_ne(ff_vd a, ff_vd b) { return _mm256_cmp_pd(a, b, _CMP_NEQ_OQ); }
-static inline ff_vm vm_and(ff_vm a, ff_vm b) { return _mm256_and_pd(a, b); }
-static inline ff_vm vm_or(ff_vm a, ff_vm b) { return _mm256_or_pd(a, b); }
-static inline ff_vm vm_not(ff_vm a) {
+static inline ff_vm ff_vm_and(ff_vm a, ff_vm b) { return _mm256_and_pd(a, b); }
+static inline ff_vm ff_vm_or(ff_vm a, ff_vm b) { return _mm256_or_pd(a, b); }
+static inline ff_vm ff_vm_not(ff_vm a) {
     return _mm256_xor_pd(a, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)));
 }
-static inline unsigned vm_bits(ff_vm m) { return (unsigned)_mm256_movemask_pd(m); }
-static inline ff_vd vd_blend(ff_vm m, ff_vd a, ff_vd b) { return _mm256_blendv_pd(a, b, m); }
+static inline unsigned ff_vm_bits(ff_vm m) { return (unsigned)_mm256_movemask_pd(m); }
+static inline ff_vd ff_vd_blend(ff_vm m, ff_vd a, ff_vd b) { return _mm256_blendv_pd(a, b, m); }
 
-static inline ff_vd vd_load(const double *p) { return _mm256_load_pd(p); }
-static inline void vd_store(double *p, ff_vd v) { _mm256_store_pd(p, v); }
-static inline ff_vd vd_load_f32(const float *x, size_t count, ff_vf *xf) {
+static inline ff_vd ff_vd_load_f32(const float *x, size_t count, ff_vf *xf) {
     *xf = count >= 4 ? _mm_loadu_ps(x) : _mm_maskload_ps(x, ff_tail32(count));
     return _mm256_cvtps_pd(*xf);
 }
-static inline ff_vd vd_load_f64(const double *x, size_t count) {
+static inline ff_vd ff_vd_load_f64(const double *x, size_t count) {
     return count >= 4 ? _mm256_loadu_pd(x) : _mm256_maskload_pd(x, ff_tail64(count));
 }
-static inline ff_vd vf_bound(ff_vf xf, float pow10) {
+static inline ff_vd ff_vf_bound(ff_vf xf, float pow10) {
     const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
     return _mm256_cvtps_pd(_mm_div_ps(_mm_set1_ps(pow10), _mm_and_ps(xf, abs_mask)));
 }
 /* int64 -> double without AVX-512DQ: for |v| < 2**51, the bits of
  * 1.5 * 2**52 plus v (as integers) are the double 1.5 * 2**52 + v. */
-static inline ff_vd vd_load_i64(const int64_t *b, size_t count, ff_vm *big) {
+static inline ff_vd ff_vd_load_i64(const int64_t *b, size_t count, ff_vm *big) {
     const __m256i v = count >= 4 ? _mm256_loadu_si256((const __m256i *)b)
                                  : _mm256_maskload_epi64((const long long *)b, ff_tail64(count));
     const __m256i lim = _mm256_set1_epi64x(INT64_C(1) << 51);
     const __m256i out =
         _mm256_or_si256(_mm256_cmpgt_epi64(v, _mm256_sub_epi64(lim, _mm256_set1_epi64x(1))),
                         _mm256_cmpgt_epi64(_mm256_sub_epi64(_mm256_setzero_si256(), lim), v));
-    *big = vm_or(*big, _mm256_castsi256_pd(out));
-    const ff_vd magic = vd_set(6755399441055744.0); /* 1.5 * 2**52 */
-    return vd_sub(_mm256_castsi256_pd(_mm256_add_epi64(v, _mm256_castpd_si256(magic))), magic);
+    *big = ff_vm_or(*big, _mm256_castsi256_pd(out));
+    const ff_vd magic = ff_vd_set(6755399441055744.0); /* 1.5 * 2**52 */
+    return ff_vd_sub(_mm256_castsi256_pd(_mm256_add_epi64(v, _mm256_castpd_si256(magic))), magic);
 }
-static inline void vd_store_f64(double *out, ff_vd v, size_t count) {
+static inline void ff_vd_store_f64(double *out, ff_vd v, size_t count) {
     if (count >= 4)
         _mm256_storeu_pd(out, v);
     else
         _mm256_maskstore_pd(out, ff_tail64(count), v);
 }
-static inline ff_vd vd_lookup(const double *table, ff_vd i) {
+static inline ff_vd ff_vd_lookup(const double *table, ff_vd i) {
     return _mm256_i32gather_pd(table, _mm256_cvttpd_epi32(i), 8);
 }
-static inline void vd_store_i32(int32_t *out, ff_vd v, size_t count) {
+static inline void ff_vd_store_i32(int32_t *out, ff_vd v, size_t count) {
     const __m128i r = _mm256_cvttpd_epi32(v);
     if (count >= 4)
         _mm_storeu_si128((__m128i *)out, r);
@@ -111,16 +98,16 @@ static inline void vd_store_i32(int32_t *out, ff_vd v, size_t count) {
 }
 /* double -> int64 without AVX-512DQ: for |v| < 2**51, v + 1.5 * 2**52 has
  * v's two's complement in its low bits. */
-static inline void vd_store_i64(int64_t *out, ff_vd v, size_t count) {
-    const ff_vd magic = vd_set(6755399441055744.0); /* 1.5 * 2**52 */
+static inline void ff_vd_store_i64(int64_t *out, ff_vd v, size_t count) {
+    const ff_vd magic = ff_vd_set(6755399441055744.0); /* 1.5 * 2**52 */
     const __m256i r =
-        _mm256_sub_epi64(_mm256_castpd_si256(vd_add(v, magic)), _mm256_castpd_si256(magic));
+        _mm256_sub_epi64(_mm256_castpd_si256(ff_vd_add(v, magic)), _mm256_castpd_si256(magic));
     if (count >= 4)
         _mm256_storeu_si256((__m256i *)out, r);
     else
         _mm256_maskstore_epi64((long long *)out, ff_tail64(count), r);
 }
-static inline ff_vd vd_pow2_den(ff_vd ax, int mb) {
+static inline ff_vd ff_vd_pow2_den(ff_vd ax, int mb) {
     /* The biased exponent of 2**(mb - e) is 2046 + mb - (e + 1023); capped at
      * 2046 (2**1023, far past 2**52) where it would overflow. */
     const __m256i biased = _mm256_srli_epi64(_mm256_castpd_si256(ax), 52);
@@ -129,31 +116,28 @@ static inline ff_vd vd_pow2_den(ff_vd ax, int mb) {
     return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
 }
 
-static inline ff_vd vd_ilogb(ff_vd ax) {
+static inline ff_vd ff_vd_ilogb(ff_vd ax) {
     /* The biased exponent as the double 2**52 + biased, minus 2**52 + 1023. */
     const __m256i biased = _mm256_srli_epi64(_mm256_castpd_si256(ax), 52);
-    const ff_vd two52 = vd_set(4503599627370496.0);
-    return vd_sub(_mm256_castsi256_pd(_mm256_or_si256(biased, _mm256_castpd_si256(two52))),
-                  vd_set(4503599627370496.0 + 1023.0));
+    const ff_vd two52 = ff_vd_set(4503599627370496.0);
+    return ff_vd_sub(_mm256_castsi256_pd(_mm256_or_si256(biased, _mm256_castpd_si256(two52))),
+                     ff_vd_set(4503599627370496.0 + 1023.0));
 }
 
-static inline ff_vi vi_f32_bits(ff_vf xf) { return _mm256_cvtepu32_epi64(_mm_castps_si128(xf)); }
-static inline ff_vi vi_set(int64_t v) { return _mm256_set1_epi64x(v); }
-static inline ff_vi vi_add(ff_vi a, ff_vi b) { return _mm256_add_epi64(a, b); }
-static inline ff_vi vi_and(ff_vi a, ff_vi b) { return _mm256_and_si256(a, b); }
-#define vi_srl(a, imm) _mm256_srli_epi64((a), (imm))
-static inline ff_vi vi_mul32(ff_vi a, ff_vi b) { return _mm256_mul_epu32(a, b); }
-static inline ff_vi vi_gather(const uint64_t *table, ff_vi i) {
+static inline ff_vi ff_vi_f32_bits(ff_vf xf) { return _mm256_cvtepu32_epi64(_mm_castps_si128(xf)); }
+static inline ff_vi ff_vi_set(int64_t v) { return _mm256_set1_epi64x(v); }
+static inline ff_vi ff_vi_and(ff_vi a, ff_vi b) { return _mm256_and_si256(a, b); }
+static inline ff_vi ff_vi_gather(const uint64_t *table, ff_vi i) {
     return _mm256_i64gather_epi64((const long long *)table, i, 8);
 }
 /* 0 <= v < 2**52 both ways: v in the fraction field of 2**52. */
-static inline ff_vd vi_to_vd(ff_vi v) {
-    const ff_vd two52 = vd_set(4503599627370496.0);
-    return vd_sub(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_castpd_si256(two52))), two52);
+static inline ff_vd ff_vi_to_vd(ff_vi v) {
+    const ff_vd two52 = ff_vd_set(4503599627370496.0);
+    return ff_vd_sub(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_castpd_si256(two52))), two52);
 }
-static inline ff_vi vd_to_vi(ff_vd v) {
-    const ff_vd two52 = vd_set(4503599627370496.0);
-    return _mm256_xor_si256(_mm256_castpd_si256(vd_add(v, two52)), _mm256_castpd_si256(two52));
+static inline ff_vi ff_vd_to_vi(ff_vd v) {
+    const ff_vd two52 = ff_vd_set(4503599627370496.0);
+    return _mm256_xor_si256(_mm256_castpd_si256(ff_vd_add(v, two52)), _mm256_castpd_si256(two52));
 }
 
 #include "ff_simd.h"

@@ -10,24 +10,46 @@
 
 #include "ff_kernels.h"
 
-#define FF_TABLE(ISA, TO_FLOAT)                                                                    \
-    {ff_approximate_f32_i32_##ISA, ff_approximate_f32_i64_##ISA, ff_approximate_f64_i32_##ISA,     \
-     ff_approximate_f64_i64_##ISA, ff_limit_f32_i32_##ISA,       ff_limit_f32_i64_##ISA,           \
-     ff_limit_f64_i32_##ISA,       ff_limit_f64_i64_##ISA,       TO_FLOAT,                         \
-     ff_shortest_f32_batch_##ISA}
+/* One instruction set's table, by field name: every kernel whose name ends
+ * in _<ISA> (ff_kernels.h declares them). */
+#define FF_TABLE(ISA)                                                                              \
+    {                                                                                              \
+        .approximate_f32_i32 = ff_approximate_f32_i32_##ISA,                                       \
+        .approximate_f32_i64 = ff_approximate_f32_i64_##ISA,                                       \
+        .approximate_f64_i32 = ff_approximate_f64_i32_##ISA,                                       \
+        .approximate_f64_i64 = ff_approximate_f64_i64_##ISA,                                       \
+        .limit_f32_i32 = ff_limit_f32_i32_##ISA,                                                   \
+        .limit_f32_i64 = ff_limit_f32_i64_##ISA,                                                   \
+        .limit_f64_i32 = ff_limit_f64_i32_##ISA,                                                   \
+        .limit_f64_i64 = ff_limit_f64_i64_##ISA,                                                   \
+        .to_float = ff_to_float_##ISA,                                                             \
+        .shortest_f32 = ff_shortest_f32_batch_##ISA,                                               \
+    }
 
-/* Indexed by ff_isa; NULL where this build lacks the variant. */
-static const ff_kernel_table FF_SERIAL_TABLE = FF_TABLE(serial, ff_to_float);
+/* ff_approximate_f32_i32_serial ... ff_shortest_f32_batch_serial */
+static const ff_kernel_table ff_serial_table = FF_TABLE(serial);
 #ifdef FF_WITH_X86_SIMD
-static const ff_kernel_table FF_AVX2_TABLE = FF_TABLE(avx2, ff_to_float_avx2);
-static const ff_kernel_table FF_AVX512_TABLE = FF_TABLE(avx512, ff_to_float_avx512);
-static const ff_kernel_table *const FF_TABLES[FF_ISA_COUNT] = {&FF_SERIAL_TABLE, &FF_AVX2_TABLE,
-                                                               &FF_AVX512_TABLE};
-#else
-static const ff_kernel_table *const FF_TABLES[FF_ISA_COUNT] = {&FF_SERIAL_TABLE, NULL, NULL};
+/* ff_approximate_f32_i32_avx2 ... ff_shortest_f32_batch_avx2 */
+static const ff_kernel_table ff_avx2_table = FF_TABLE(avx2);
+/* ff_approximate_f32_i32_avx512 ... ff_shortest_f32_batch_avx512 */
+static const ff_kernel_table ff_avx512_table = FF_TABLE(avx512);
 #endif
 
-static const char *const FF_ISA_NAMES[FF_ISA_COUNT] = {"serial", "avx2", "avx512"};
+/* Indexed by ff_isa, worst to best; NULL where this build lacks the variant
+ * (off x86 only serial is compiled at all). */
+static const ff_kernel_table *const ff_tables[FF_ISA_COUNT] = {
+    [FF_ISA_SERIAL] = &ff_serial_table,
+#ifdef FF_WITH_X86_SIMD
+    [FF_ISA_AVX2] = &ff_avx2_table,
+    [FF_ISA_AVX512] = &ff_avx512_table,
+#endif
+};
+
+static const char *const ff_isa_names[FF_ISA_COUNT] = {
+    [FF_ISA_SERIAL] = "serial",
+    [FF_ISA_AVX2] = "avx2",
+    [FF_ISA_AVX512] = "avx512",
+};
 
 /* The selected instruction set, or -1 before the first use.  Atomic so that
  * two threads making the first call at once both read a whole value. */
@@ -36,7 +58,7 @@ static int ff_selected = -1;
 unsigned ff_isa_available(void) {
     unsigned caps = 0;
     for (int isa = 0; isa < FF_ISA_COUNT; ++isa)
-        if (FF_TABLES[isa] && (ff_cpu_caps() >> isa & 1u)) caps |= 1u << isa;
+        if (ff_tables[isa] && (ff_cpu_caps() >> isa & 1u)) caps |= 1u << isa;
     return caps;
 }
 
@@ -65,10 +87,10 @@ int ff_isa_select(ff_isa isa) {
 }
 
 const char *ff_isa_name(ff_isa isa) {
-    return (unsigned)isa < FF_ISA_COUNT ? FF_ISA_NAMES[isa] : NULL;
+    return (unsigned)isa < FF_ISA_COUNT ? ff_isa_names[isa] : NULL;
 }
 
-const ff_kernel_table *ff_kernels(void) { return FF_TABLES[ff_isa_selected()]; }
+const ff_kernel_table *ff_kernels(void) { return ff_tables[ff_isa_selected()]; }
 
 #define FF_FORWARD_BATCH(FT, IT)                                                                   \
     size_t ff_approximate_##FT##_##IT(const ff_##FT *x, size_t n, int p, ff_mode mode,             \
@@ -80,10 +102,18 @@ const ff_kernel_table *ff_kernels(void) { return FF_TABLES[ff_isa_selected()]; }
         return ff_kernels()->limit_##FT##_##IT(x, max_den, n, mode, num, den);                     \
     }
 
+/* ff_approximate_f32_i32, ff_limit_f32_i32 */
 FF_FORWARD_BATCH(f32, i32)
+/* ff_approximate_f32_i64, ff_limit_f32_i64 */
 FF_FORWARD_BATCH(f32, i64)
+/* ff_approximate_f64_i32, ff_limit_f64_i32 */
 FF_FORWARD_BATCH(f64, i32)
+/* ff_approximate_f64_i64, ff_limit_f64_i64 */
 FF_FORWARD_BATCH(f64, i64)
+
+void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out) {
+    ff_kernels()->to_float(num, den, n, digits, out);
+}
 
 void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
     ff_kernels()->shortest_f32(x, n, digits, exp10);

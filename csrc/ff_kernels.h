@@ -18,13 +18,17 @@ typedef double ff_f64;
 typedef int32_t ff_i32;
 typedef int64_t ff_i64;
 
-/* Declares the approximate and limit variants of one instruction set. */
+/* Declares the approximate and limit variants of one instruction set:
+ * ff_approximate_<FT>_<IT>_<ISA> and ff_limit_<FT>_<IT>_<ISA>. */
 #define FF_DECLARE_BATCH(FT, IT, ISA)                                                              \
     size_t ff_approximate_##FT##_##IT##_##ISA(const ff_##FT *x, size_t n, int p, ff_mode mode,     \
                                               ff_##IT *num, ff_##IT *den);                         \
     size_t ff_limit_##FT##_##IT##_##ISA(const ff_##FT *x, const int64_t *max_den, size_t n,        \
                                         ff_mode mode, ff_##IT *num, ff_##IT *den);
 
+/* Declares every kernel of one instruction set: the eight batch kernels
+ * above for (f32, f64) x (i32, i64), ff_to_float_<ISA> and
+ * ff_shortest_f32_batch_<ISA>. */
 #define FF_DECLARE_ISA(ISA)                                                                        \
     FF_DECLARE_BATCH(f32, i32, ISA)                                                                \
     FF_DECLARE_BATCH(f32, i64, ISA)                                                                \
@@ -35,18 +39,19 @@ typedef int64_t ff_i64;
     /* ff_shortest_f32 of each element (zeros: 0 and 0), lane-parallel. */                         \
     void ff_shortest_f32_batch_##ISA(const float *x, size_t n, uint64_t *digits, int32_t *exp10);
 
-/* ff_serial.c: the reference for every other variant.  (Its to_float is
- * ff_to_float itself, in ff_to_float.c.) */
-FF_DECLARE_BATCH(f32, i32, serial)
-FF_DECLARE_BATCH(f32, i64, serial)
-FF_DECLARE_BATCH(f64, i32, serial)
-FF_DECLARE_BATCH(f64, i64, serial)
-void ff_shortest_f32_batch_serial(const float *x, size_t n, uint64_t *digits, int32_t *exp10);
+/* ff_approximate_f32_i32_serial ... ff_limit_f64_i64_serial (ff_serial.c),
+ * ff_to_float_serial (ff_to_float.c), ff_shortest_f32_batch_serial
+ * (ff_shortest.c): the reference for every other variant. */
+FF_DECLARE_ISA(serial)
 
 /* ff_avx2.c and ff_avx512.c: CMake compiles them, and defines
  * FF_WITH_X86_SIMD, only for x86-64 targets with a GCC-compatible compiler. */
 #ifdef FF_WITH_X86_SIMD
+/* ff_approximate_f32_i32_avx2 ... ff_limit_f64_i64_avx2, ff_to_float_avx2,
+ * ff_shortest_f32_batch_avx2 */
 FF_DECLARE_ISA(avx2)
+/* ff_approximate_f32_i32_avx512 ... ff_limit_f64_i64_avx512, ff_to_float_avx512,
+ * ff_shortest_f32_batch_avx512 */
 FF_DECLARE_ISA(avx512)
 #endif
 

@@ -108,9 +108,13 @@ static size_t ff_chunk_size(size_t n, int team) {
 #define FF_LIMIT_CALL(start, len)                                                                  \
     kernel(x + (start), max_den + (start), len, mode, num + (start), den + (start))
 
+/* ff_approximate_f32_i32_parallel, ff_limit_f32_i32_parallel */
 FF_DEFINE_PARALLEL(f32, i32)
+/* ff_approximate_f32_i64_parallel, ff_limit_f32_i64_parallel */
 FF_DEFINE_PARALLEL(f32, i64)
+/* ff_approximate_f64_i32_parallel, ff_limit_f64_i32_parallel */
 FF_DEFINE_PARALLEL(f64, i32)
+/* ff_approximate_f64_i64_parallel, ff_limit_f64_i64_parallel */
 FF_DEFINE_PARALLEL(f64, i64)
 
 /* to_float checks its denominators on the way, in the threads rather than in

@@ -69,48 +69,6 @@
 #include "ff_common.h"
 #include "ff_kernels.h"
 
-/* ---- powers of ten ------------------------------------------------------ */
-
-static const uint64_t FF_POW10_U64[20] = {
-    UINT64_C(1),
-    UINT64_C(10),
-    UINT64_C(100),
-    UINT64_C(1000),
-    UINT64_C(10000),
-    UINT64_C(100000),
-    UINT64_C(1000000),
-    UINT64_C(10000000),
-    UINT64_C(100000000),
-    UINT64_C(1000000000),
-    UINT64_C(10000000000),
-    UINT64_C(100000000000),
-    UINT64_C(1000000000000),
-    UINT64_C(10000000000000),
-    UINT64_C(100000000000000),
-    UINT64_C(1000000000000000),
-    UINT64_C(10000000000000000),
-    UINT64_C(100000000000000000),
-    UINT64_C(1000000000000000000),
-    UINT64_C(10000000000000000000),
-};
-
-/* 10**p rounded to the element type: the compiler rounds each decimal
- * literal correctly, which is what converting the exact integer does. */
-static const float FF_POW10_F32[FF_MAX_P_I64 + 1] = {
-    1e0f,  1e1f,  1e2f,  1e3f,  1e4f,  1e5f,  1e6f,  1e7f,  1e8f,  1e9f,
-    1e10f, 1e11f, 1e12f, 1e13f, 1e14f, 1e15f, 1e16f, 1e17f, 1e18f,
-};
-static const double FF_POW10_F64[FF_MAX_P_I64 + 1] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
-    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
-};
-
-ff_u128 ff_pow10_u128(int k) {
-    assert(0 <= k && k <= 38);
-    if (k <= 19) return FF_POW10_U64[k];
-    return (ff_u128)FF_POW10_U64[k - 19] * FF_POW10_U64[19];
-}
-
 /* ---- the bound ---------------------------------------------------------- */
 
 /* floor(q) clamped to [1, cap]; requires q >= 0 or q = +inf, cap >= 1. */
@@ -126,15 +84,16 @@ static int64_t ff_clamp_bound(double q, int64_t cap) {
 int64_t ff_max_den_f32(float x, int p, int64_t cap) {
     assert(0 <= p && p <= FF_MAX_P_I64);
     if (x == 0.0f) return 1;
-    /* The assignment rounds to float even where FLT_EVAL_METHOD != 0. */
-    float q = FF_POW10_F32[p] / fabsf(x);
+    /* T(10**p): 10**p is an exact double, so the conversion rounds it once.
+     * The assignment rounds to float even where FLT_EVAL_METHOD != 0. */
+    float q = (float)ff_pow10_f64(p) / fabsf(x);
     return ff_clamp_bound((double)q, cap);
 }
 
 int64_t ff_max_den_f64(double x, int p, int64_t cap) {
     assert(0 <= p && p <= FF_MAX_P_I64);
     if (x == 0.0) return 1;
-    double q = FF_POW10_F64[p] / fabs(x);
+    double q = ff_pow10_f64(p) / fabs(x);
     return ff_clamp_bound(q, cap);
 }
 
@@ -156,7 +115,7 @@ typedef struct ff_ratio {
 } ff_ratio;
 
 /* |v| = m * 2**e, m > 0.  Classifies and fills r (see "Domain" above). */
-static ff_class ff_ratio_from_binary(uint64_t m, int e, ff_ratio *r) {
+static ff_class ff_ratio_from_binary(uint64_t m, int32_t e, ff_ratio *r) {
     assert(m > 0);
     if (e >= 0) {
         if (ff_bit_length_u64(m) + e > 120) return FF_HUGE;
@@ -171,11 +130,11 @@ static ff_class ff_ratio_from_binary(uint64_t m, int e, ff_ratio *r) {
 }
 
 /* |v| = D * 10**E, 0 < D < 10**17.  Classifies and fills r. */
-static ff_class ff_ratio_from_decimal(uint64_t D, int E, ff_ratio *r) {
-    assert(D > 0 && D < FF_POW10_U64[17]);
+static ff_class ff_ratio_from_decimal(uint64_t D, int32_t E, ff_ratio *r) {
+    assert(D > 0 && D < ff_pow10_u64(17));
     if (E >= 0) {
         if (E > 19) return FF_HUGE; /* >= 10**20 > 2**64 */
-        r->N = (ff_u128)D * FF_POW10_U64[E];
+        r->N = (ff_u128)D * ff_pow10_u64(E);
         r->M = 1;
         return FF_FITS;
     }
@@ -183,49 +142,6 @@ static ff_class ff_ratio_from_decimal(uint64_t D, int E, ff_ratio *r) {
     r->N = D;
     r->M = ff_pow10_u128(-E);
     return FF_FITS;
-}
-
-/* Splits a nonzero finite float into m * 2**e. */
-static void ff_binary_f32(float x, uint64_t *m, int *e) {
-    uint32_t b = ff_bits_f32(x);
-    uint32_t biased = (b >> 23) & 0xffu, frac = b & 0x7fffffu;
-    assert(biased != 0xffu && (biased | frac) != 0);
-    *m = biased ? (frac | (UINT32_C(1) << 23)) : frac; /* subnormal: no hidden bit */
-    *e = (biased ? (int)biased : 1) - 150;
-}
-
-static void ff_binary_f64(double x, uint64_t *m, int *e) {
-    uint64_t b = ff_bits_f64(x);
-    uint64_t biased = (b >> 52) & 0x7ffu, frac = b & UINT64_C(0xfffffffffffff);
-    assert(biased != 0x7ffu && (biased | frac) != 0);
-    *m = biased ? (frac | (UINT64_C(1) << 52)) : frac;
-    *e = (biased ? (int)biased : 1) - 1075;
-}
-
-static ff_class ff_ratio_f32(float x, ff_mode mode, ff_ratio *r) {
-    if (mode == FF_MODE_DECIMAL) {
-        uint64_t digits;
-        int32_t exp10;
-        ff_shortest_f32(x, &digits, &exp10);
-        return ff_ratio_from_decimal(digits, exp10, r);
-    }
-    uint64_t m;
-    int e;
-    ff_binary_f32(x, &m, &e);
-    return ff_ratio_from_binary(m, e, r);
-}
-
-static ff_class ff_ratio_f64(double x, ff_mode mode, ff_ratio *r) {
-    if (mode == FF_MODE_DECIMAL) {
-        uint64_t digits;
-        int32_t exp10;
-        ff_shortest_f64(x, &digits, &exp10);
-        return ff_ratio_from_decimal(digits, exp10, r);
-    }
-    uint64_t m;
-    int e;
-    ff_binary_f64(x, &m, &e);
-    return ff_ratio_from_binary(m, e, r);
 }
 
 /* ---- the continued-fraction search --------------------------------------- */
@@ -329,31 +245,36 @@ static int ff_answer(int negative, ff_class cls, const ff_ratio *r, int64_t max_
     return 0;
 }
 
-int ff_limit_f32(float x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
-                 int64_t *num, int64_t *den) {
-    assert(max_den >= 1);
-    if (x == 0.0f) { /* -0.0 too: Fraction(0) is 0/1 */
-        *num = 0;
-        *den = 1;
-        return 0;
+/* The per-element entry of each float type: ff_limit_f32 and ff_limit_f64.
+ * v's exact value comes from the shortest digits (decimal) or the bits
+ * (exact); zeros of either sign are Fraction(0) = 0/1. */
+#define FF_DEFINE_LIMIT(FT)                                                                        \
+    int ff_limit_##FT(ff_##FT x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,  \
+                      int64_t *num, int64_t *den) {                                                \
+        assert(max_den >= 1);                                                                      \
+        if (x == 0) {                                                                              \
+            *num = 0;                                                                              \
+            *den = 1;                                                                              \
+            return 0;                                                                              \
+        }                                                                                          \
+        uint64_t m;                                                                                \
+        int32_t e;                                                                                 \
+        ff_ratio r;                                                                                \
+        ff_class cls;                                                                              \
+        if (mode == FF_MODE_DECIMAL) {                                                             \
+            ff_shortest_##FT(x, &m, &e);                                                           \
+            cls = ff_ratio_from_decimal(m, e, &r);                                                 \
+        } else {                                                                                   \
+            (void)ff_decode_##FT(x, &m, &e);                                                       \
+            cls = ff_ratio_from_binary(m, e, &r);                                                  \
+        }                                                                                          \
+        return ff_answer(x < 0, cls, &r, max_den, num_min, num_max, num, den);                     \
     }
-    ff_ratio r;
-    ff_class cls = ff_ratio_f32(x, mode, &r);
-    return ff_answer(x < 0.0f, cls, &r, max_den, num_min, num_max, num, den);
-}
 
-int ff_limit_f64(double x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
-                 int64_t *num, int64_t *den) {
-    assert(max_den >= 1);
-    if (x == 0.0) {
-        *num = 0;
-        *den = 1;
-        return 0;
-    }
-    ff_ratio r;
-    ff_class cls = ff_ratio_f64(x, mode, &r);
-    return ff_answer(x < 0.0, cls, &r, max_den, num_min, num_max, num, den);
-}
+/* ff_limit_f32 */
+FF_DEFINE_LIMIT(f32)
+/* ff_limit_f64 */
+FF_DEFINE_LIMIT(f64)
 
 /* ---- batch kernels -------------------------------------------------------- */
 
@@ -384,7 +305,11 @@ int ff_limit_f64(double x, int64_t max_den, ff_mode mode, int64_t num_min, int64
         return n;                                                                            \
     }
 
+/* ff_approximate_f32_i32_serial, ff_limit_f32_i32_serial */
 FF_DEFINE_BATCH(f32, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
+/* ff_approximate_f32_i64_serial, ff_limit_f32_i64_serial */
 FF_DEFINE_BATCH(f32, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)
+/* ff_approximate_f64_i32_serial, ff_limit_f64_i32_serial */
 FF_DEFINE_BATCH(f64, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
+/* ff_approximate_f64_i64_serial, ff_limit_f64_i64_serial */
 FF_DEFINE_BATCH(f64, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)

@@ -38,44 +38,9 @@
  * Unlike Java's Double.toString, the paper's reference implementation,
  * there is no two-digit minimum: the smallest float64 gives 5e-324.
  */
-#include "ff_common.h"
-#include "ff_shortest_tables.h"
+#include "ff_common.h" /* and through it ff_shortest_tables.h */
 
-/* Returns floor(log10(2**e)); requires |e| <= FF_LOG10_POW2_EMAX. */
-FF_INLINE int32_t ff_floor_log10_pow2(int32_t e) {
-    assert(-FF_LOG10_POW2_EMAX <= e && e <= FF_LOG10_POW2_EMAX);
-    /* >> of a negative int is an arithmetic shift on GCC and Clang. */
-    return (e * FF_LOG10_POW2_MUL + FF_LOG10_POW2_ADD) >> FF_LOG10_POW2_SHIFT;
-}
-
-/* Returns floor(log10(3/4 * 2**e)); requires |e| <= FF_LOG10_3Q_POW2_EMAX. */
-FF_INLINE int32_t ff_floor_log10_three_quarters_pow2(int32_t e) {
-    assert(-FF_LOG10_3Q_POW2_EMAX <= e && e <= FF_LOG10_3Q_POW2_EMAX);
-    return (e * FF_LOG10_3Q_POW2_MUL + FF_LOG10_3Q_POW2_ADD) >> FF_LOG10_3Q_POW2_SHIFT;
-}
-
-/* Returns floor(log2(10**e)); requires |e| <= FF_LOG2_POW10_EMAX. */
-FF_INLINE int32_t ff_floor_log2_pow10(int32_t e) {
-    assert(-FF_LOG2_POW10_EMAX <= e && e <= FF_LOG2_POW10_EMAX);
-    return (e * FF_LOG2_POW10_MUL + FF_LOG2_POW10_ADD) >> FF_LOG2_POW10_SHIFT;
-}
-
-/* Returns g(k), the leading 128 bits of 10**-k rounded up (in [2**127, 2**128));
- * requires FF_G_K_MIN <= k <= FF_G_K_MAX. */
-FF_INLINE ff_u128 ff_g128(int32_t k) {
-    assert(FF_G_K_MIN <= k && k <= FF_G_K_MAX);
-    const uint64_t *row = ff_g_table[k - FF_G_K_MIN];
-    return FF_U128(row[0], row[1]);
-}
-
-/* Returns the leading 64 bits of 10**-k rounded up, ceil(g(k) / 2**64);
- * requires FF_G_K32_MIN <= k <= FF_G_K32_MAX (the generator checked that
- * no row in that range rounds up past 2**64 - 1). */
-FF_INLINE uint64_t ff_g64(int32_t k) {
-    assert(FF_G_K32_MIN <= k && k <= FF_G_K32_MAX);
-    const uint64_t *row = ff_g_table[k - FF_G_K_MIN];
-    return row[0] + (row[1] != 0);
-}
+/* The logarithm floors and the scale factors g(k) are ff_common.h's. */
 
 /* Returns x = n * g / 2**128 rounded to odd (floor(x), with the low bit set
  * when x is not an integer), judging integrality on the fraction's leading
@@ -99,12 +64,20 @@ FF_INLINE uint64_t ff_rop_f32(uint64_t g, uint64_t n) {
     return (uint64_t)(p >> 64) | (uint64_t)(((uint64_t)p >> 32) != 0);
 }
 
-/* Writes the shortest decimal of v = c * 2**q as digits * 10**exp10, for a
- * format whose significands lie below 2 * c_min = 2**P and whose subnormal
- * exponent is q_min; wide selects the float64 multiplication.  Requires
- * 1 <= c < 2 * c_min and q >= q_min (c >= c_min when q > q_min). */
-FF_INLINE void ff_schubfach(uint64_t c, int32_t q, uint64_t c_min, int32_t q_min, int wide,
-                            uint64_t *digits, int32_t *exp10) {
+/* Writes the shortest decimal of the float with bits `bits` (sign ignored)
+ * as digits * 10**exp10, for a format of frac_bits fraction and exp_bits
+ * exponent bits; float64 (frac_bits > 23) takes the 128-bit scale factors.
+ * Requires the float finite and nonzero. */
+FF_INLINE void ff_schubfach(uint64_t bits, int frac_bits, int exp_bits, uint64_t *digits,
+                            int32_t *exp10) {
+    /* Step 1: decode |x| = c * 2**q (ff_decode_bits).  c_min is the hidden
+     * bit, q_min the subnormals' exponent. */
+    uint64_t c;
+    int32_t q;
+    (void)ff_decode_bits(bits, frac_bits, exp_bits, &c, &q);
+    const uint64_t c_min = UINT64_C(1) << frac_bits;
+    const int32_t q_min = 2 - (INT32_C(1) << (exp_bits - 1)) - frac_bits;
+    const int wide = frac_bits > FF_F32_FRAC_BITS;
     assert(c >= 1 && c < 2 * c_min && q >= q_min && (q == q_min || c >= c_min));
 
     /* Step 2: the rounding interval R_v, from halfway to the neighbour below
@@ -190,26 +163,11 @@ FF_INLINE void ff_schubfach(uint64_t c, int32_t q, uint64_t c_min, int32_t q_min
 }
 
 void ff_shortest_f32(float x, uint64_t *digits, int32_t *exp10) {
-    /* Step 1: decode |x| = c * 2**q.  Subnormals share the exponent of the
-     * smallest normals and lack the hidden bit. */
-    const uint32_t bits = ff_bits_f32(x);
-    const uint32_t fraction = bits & UINT32_C(0x7fffff);
-    const int32_t biased = (int32_t)((bits >> 23) & 0xff);
-    assert(biased != 0xff && (biased != 0 || fraction != 0)); /* finite, nonzero */
-    const uint64_t c = biased != 0 ? fraction | (UINT32_C(1) << 23) : fraction;
-    const int32_t q = (biased != 0 ? biased : 1) - 127 - 23;
-    ff_schubfach(c, q, UINT64_C(1) << 23, -149, 0, digits, exp10);
+    ff_schubfach(ff_bits_f32(x), FF_F32_FRAC_BITS, FF_F32_EXP_BITS, digits, exp10);
 }
 
 void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10) {
-    /* Step 1: as above, for binary64. */
-    const uint64_t bits = ff_bits_f64(x);
-    const uint64_t fraction = bits & ((UINT64_C(1) << 52) - 1);
-    const int32_t biased = (int32_t)((bits >> 52) & 0x7ff);
-    assert(biased != 0x7ff && (biased != 0 || fraction != 0)); /* finite, nonzero */
-    const uint64_t c = biased != 0 ? fraction | (UINT64_C(1) << 52) : fraction;
-    const int32_t q = (biased != 0 ? biased : 1) - 1023 - 52;
-    ff_schubfach(c, q, UINT64_C(1) << 52, -1074, 1, digits, exp10);
+    ff_schubfach(ff_bits_f64(x), FF_F64_FRAC_BITS, FF_F64_EXP_BITS, digits, exp10);
 }
 
 /* The serial entry of the batch table: the reference the lane-parallel

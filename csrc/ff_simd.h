@@ -45,32 +45,36 @@
  * the answers, and the slow or overflowing lanes go to the serial function.
  * Tails are masked loads and stores, never a second scalar loop.
  *
- * Primitives the including file defines (FF_W lanes of double):
+ * Primitives the including file defines (FF_W lanes of double), itself or,
+ * for those marked [ops], through ff_simd_ops.h (written once, from the
+ * file's FF_MM and FF_CMP):
  *   types   ff_vd (FF_W doubles), ff_vm (FF_W-lane mask), ff_vf (FF_W floats)
  *   macros  FF_W, FF_INFLIGHT, FF_ISA (the name suffix: avx2, avx512)
- *   arith   vd_set vd_add vd_sub vd_mul vd_div vd_floor vd_min vd_max vd_abs
- *           vd_fmadd(a,b,c) = a*b + c and vd_fnmadd(a,b,c) = c - a*b, each
- *           rounded once; vd_copysign(mag, sign)
- *   compare vd_lt vd_le vd_eq vd_ne (ordered, quiet) -> ff_vm; vm_and vm_or
- *           vm_not; vm_bits(m) -> bit i set for lane i
- *   select  vd_blend(m, a, b) = m ? b : a
- *   memory  vd_load/vd_store (aligned, FF_W doubles);
- *           vd_load_f32(x, count, &xf) and vd_load_f64(x, count): up to FF_W
- *           elements (count < FF_W: the rest read as 0, nothing read beyond);
- *           vf_bound(xf, pow10) = (double)(pow10 / |xf|) rounded in float;
- *           vd_load_i64(b, count, &big): int64s as doubles, big |= lanes
- *           with |b| >= 2**51 (their double is garbage); vd_store_f64;
- *           vd_lookup(table, i) = table[i] for integral double indices i;
- *           vd_store_i32/vd_store_i64(out, v, count): integral v, |v| < 2**51
- *           (i32: any value; out-of-range lanes are the caller's problem)
- *   ints    ff_vi (FF_W 64-bit lanes): vi_f32_bits(xf) (zero-extended),
- *           vi_set, vi_add, vi_and, vi_srl(a, imm) (a macro), vi_mul32 (low
- *           32 bits of each lane, unsigned, 64-bit products), vi_gather(table,
- *           i) = table[i], vi_to_vd for 0 <= v < 2**52 and vd_to_vi for
- *           integral 0 <= v < 2**52
- *   scale   vd_pow2_den(ax, mb) = 2**(mb - floor(log2 ax)) for ax > 0 normal,
- *           anything > 2**52 (even inf) where that overflows;
- *           vd_ilogb(ax) = floor(log2 ax) as a double, for ax > 0 normal
+ *   arith   [ops] ff_vd_set ff_vd_add ff_vd_sub ff_vd_mul ff_vd_div ff_vd_min
+ *           ff_vd_max; ff_vd_floor ff_vd_abs; [ops] ff_vd_fmadd(a,b,c) = a*b + c
+ *           and ff_vd_fnmadd(a,b,c) = c - a*b, each rounded once;
+ *           [ops] ff_vd_copysign(mag, sign)
+ *   compare [ops] ff_vd_lt ff_vd_le ff_vd_eq ff_vd_ne (ordered, quiet) -> ff_vm;
+ *           ff_vm_and ff_vm_or ff_vm_not; ff_vm_bits(m) -> bit i set for lane i
+ *   select  ff_vd_blend(m, a, b) = m ? b : a
+ *   memory  [ops] ff_vd_load/ff_vd_store (aligned, FF_W doubles);
+ *           ff_vd_load_f32(x, count, &xf) and ff_vd_load_f64(x, count): up to
+ *           FF_W elements (count < FF_W: the rest read as 0, nothing read
+ *           beyond); ff_vf_bound(xf, pow10) = (double)(pow10 / |xf|) rounded
+ *           in float; ff_vd_load_i64(b, count, &big): int64s as doubles,
+ *           big |= lanes with |b| >= 2**51 (their double is garbage);
+ *           ff_vd_store_f64; ff_vd_lookup(table, i) = table[i] for integral
+ *           double indices i; ff_vd_store_i32/ff_vd_store_i64(out, v, count):
+ *           integral v, |v| < 2**51 (i32: any value; out-of-range lanes are
+ *           the caller's problem)
+ *   ints    ff_vi (FF_W 64-bit lanes): ff_vi_f32_bits(xf) (zero-extended),
+ *           ff_vi_set, [ops] ff_vi_add, ff_vi_and, [ops] ff_vi_srl(a, imm) (a
+ *           macro), [ops] ff_vi_mul32 (low 32 bits of each lane, unsigned,
+ *           64-bit products), ff_vi_gather(table, i) = table[i], ff_vi_to_vd
+ *           for 0 <= v < 2**52 and ff_vd_to_vi for integral 0 <= v < 2**52
+ *   scale   ff_vd_pow2_den(ax, mb) = 2**(mb - floor(log2 ax)) for ax > 0
+ *           normal, anything > 2**52 (even inf) where that overflows;
+ *           ff_vd_ilogb(ax) = floor(log2 ax) as a double, for ax > 0 normal
  */
 #ifndef FF_SIMD_H
 #define FF_SIMD_H
@@ -87,13 +91,18 @@
 #define FF_BLOCK (FF_W * FF_INFLIGHT * 16)
 #define FF_VECS (FF_BLOCK / FF_W)
 
-#define FF_TWO52 4503599627370496.0 /* 2**52 */
-#define FF_TWO50 1125899906842624.0 /* 2**50 */
+/* The fast domain's limits (see the top) as doubles. */
+#define FF_TWO52_D 4503599627370496.0 /* 2**52 */
+#define FF_TWO50_D 1125899906842624.0 /* 2**50 */
 
-/* 10**k for 0 <= k <= 16 as doubles, all exact (10**16 < 2**54 and
- * 5**16 < 2**53); 10**16 > 2**52 is only ever compared, never used. */
-static const double FF_P10[17] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7, 1e8,
-                                  1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16};
+/* log10(2) rounded to double, for the lane-parallel logarithm floors; each
+ * use says why its floor is exact over the range it sees. */
+#define FF_LOG10_2_D 0.30102999566398120
+
+/* Decimal exponents past 16 are clamped to 16 for the power-of-ten lookups:
+ * such lanes are slow anyway (10**16 > 2**52 is only ever compared, never
+ * used), and 10**0 .. 10**16 are exact doubles (5**16 < 2**53). */
+#define FF_DEC_EXP_CLAMP 16
 
 /* A block's worth of per-lane state between the three passes. */
 typedef struct ff_block {
@@ -109,12 +118,12 @@ typedef struct ff_block {
 /* floor(a / b), and *rem = a - b * floor(a / b); requires a, b integral,
  * |a| <= 2**53, 0 < b <= 2**53 (lanes where b == 0 return garbage). */
 static inline ff_vd ff_floordiv(ff_vd a, ff_vd b, ff_vd *rem) {
-    const ff_vd one = vd_set(1.0), zero = vd_set(0.0);
-    ff_vd q = vd_floor(vd_div(a, b));
-    ff_vd r = vd_fnmadd(q, b, a);
-    ff_vm over = vd_lt(r, zero);
-    *rem = vd_blend(over, r, vd_add(r, b));
-    return vd_blend(over, q, vd_sub(q, one));
+    const ff_vd one = ff_vd_set(1.0), zero = ff_vd_set(0.0);
+    ff_vd q = ff_vd_floor(ff_vd_div(a, b));
+    ff_vd r = ff_vd_fnmadd(q, b, a);
+    ff_vm over = ff_vd_lt(r, zero);
+    *rem = ff_vd_blend(over, r, ff_vd_add(r, b));
+    return ff_vd_blend(over, q, ff_vd_sub(q, one));
 }
 
 /* ---- the continued-fraction search (ff_serial.c, ff_best_approximation) -- */
@@ -131,13 +140,13 @@ typedef struct ff_cf {
 static inline void ff_cf_start(ff_cf *s, ff_vd N, ff_vd M, ff_vd md) {
     ff_vd r;
     s->p1 = ff_floordiv(N, M, &r);
-    s->p0 = vd_set(1.0);
-    s->q0 = vd_set(0.0);
-    s->q1 = vd_set(1.0);
+    s->p0 = ff_vd_set(1.0);
+    s->q0 = ff_vd_set(0.0);
+    s->q1 = ff_vd_set(1.0);
     s->n = M;
     s->d = r;
     s->md = md;
-    s->live = vd_ne(r, vd_set(0.0));
+    s->live = ff_vd_ne(r, ff_vd_set(0.0));
 }
 
 /* Step 2, one Euclid step in every live lane: stop a lane whose next
@@ -145,16 +154,16 @@ static inline void ff_cf_start(ff_cf *s, ff_vd N, ff_vd M, ff_vd md) {
 static inline void ff_cf_step(ff_cf *s) {
     ff_vd r;
     ff_vd a = ff_floordiv(s->n, s->d, &r);
-    ff_vd q2 = vd_fmadd(a, s->q1, s->q0);
-    ff_vm ok = vm_and(s->live, vd_le(q2, s->md));
-    ff_vd p2 = vd_fmadd(a, s->p1, s->p0);
-    s->p0 = vd_blend(ok, s->p0, s->p1);
-    s->q0 = vd_blend(ok, s->q0, s->q1);
-    s->p1 = vd_blend(ok, s->p1, p2);
-    s->q1 = vd_blend(ok, s->q1, q2);
-    s->n = vd_blend(ok, s->n, s->d);
-    s->d = vd_blend(ok, s->d, r);
-    s->live = vm_and(ok, vd_ne(r, vd_set(0.0)));
+    ff_vd q2 = ff_vd_fmadd(a, s->q1, s->q0);
+    ff_vm ok = ff_vm_and(s->live, ff_vd_le(q2, s->md));
+    ff_vd p2 = ff_vd_fmadd(a, s->p1, s->p0);
+    s->p0 = ff_vd_blend(ok, s->p0, s->p1);
+    s->q0 = ff_vd_blend(ok, s->q0, s->q1);
+    s->p1 = ff_vd_blend(ok, s->p1, p2);
+    s->q1 = ff_vd_blend(ok, s->q1, q2);
+    s->n = ff_vd_blend(ok, s->n, s->d);
+    s->d = ff_vd_blend(ok, s->d, r);
+    s->live = ff_vm_and(ok, ff_vd_ne(r, ff_vd_set(0.0)));
 }
 
 /* Steps 3 and 4: p1/q1 when the expansion ended (d == 0) or when it wins
@@ -162,17 +171,18 @@ static inline void ff_cf_step(ff_cf *s) {
  * k.  Lanes with d == 0 pass the tie test by themselves. */
 static inline void ff_cf_finish(const ff_cf *s, ff_vd M, ff_vd *p, ff_vd *q) {
     ff_vd unused;
-    ff_vd k = ff_floordiv(vd_sub(s->md, s->q0), s->q1, &unused);
-    ff_vd qk = vd_fmadd(k, s->q1, s->q0);
+    ff_vd k = ff_floordiv(ff_vd_sub(s->md, s->q0), s->q1, &unused);
+    ff_vd qk = ff_vd_fmadd(k, s->q1, s->q0);
     /* 2 d qk <= M as d qk <= M / 2 (exact: M <= 2**52), with d qk = hi + lo
      * exactly (an FMA two-product; both below 2**53).  Rounding is monotonic
      * and M / 2 is a double, so hi < M / 2 or hi > M / 2 decides alone. */
-    ff_vd half_m = vd_mul(M, vd_set(0.5));
-    ff_vd hi = vd_mul(s->d, qk);
-    ff_vd lo = vd_fmadd(s->d, qk, vd_mul(hi, vd_set(-1.0)));
-    ff_vm keep = vm_or(vd_lt(hi, half_m), vm_and(vd_eq(hi, half_m), vd_le(lo, vd_set(0.0))));
-    *p = vd_blend(keep, vd_fmadd(k, s->p1, s->p0), s->p1);
-    *q = vd_blend(keep, qk, s->q1);
+    ff_vd half_m = ff_vd_mul(M, ff_vd_set(0.5));
+    ff_vd hi = ff_vd_mul(s->d, qk);
+    ff_vd lo = ff_vd_fmadd(s->d, qk, ff_vd_mul(hi, ff_vd_set(-1.0)));
+    ff_vm keep = ff_vm_or(ff_vd_lt(hi, half_m),
+                          ff_vm_and(ff_vd_eq(hi, half_m), ff_vd_le(lo, ff_vd_set(0.0))));
+    *p = ff_vd_blend(keep, ff_vd_fmadd(k, s->p1, s->p0), s->p1);
+    *q = ff_vd_blend(keep, qk, s->q1);
 }
 
 /* Pass B: the search for every vector of a block. */
@@ -182,22 +192,22 @@ static void ff_search_block(ff_block *b, size_t nvec) {
         unsigned live = 0;
         for (int k = 0; k < FF_INFLIGHT; ++k) {
             const size_t o = (j + (size_t)k) * FF_W;
-            ff_cf_start(&s[k], vd_load(b->N + o), vd_load(b->M + o), vd_load(b->md + o));
-            live |= vm_bits(s[k].live);
+            ff_cf_start(&s[k], ff_vd_load(b->N + o), ff_vd_load(b->M + o), ff_vd_load(b->md + o));
+            live |= ff_vm_bits(s[k].live);
         }
         while (live) {
             live = 0;
             for (int k = 0; k < FF_INFLIGHT; ++k) {
                 ff_cf_step(&s[k]);
-                live |= vm_bits(s[k].live);
+                live |= ff_vm_bits(s[k].live);
             }
         }
         for (int k = 0; k < FF_INFLIGHT; ++k) {
             const size_t o = (j + (size_t)k) * FF_W;
             ff_vd p, q;
-            ff_cf_finish(&s[k], vd_load(b->M + o), &p, &q);
-            vd_store(b->p + o, p);
-            vd_store(b->q + o, q);
+            ff_cf_finish(&s[k], ff_vd_load(b->M + o), &p, &q);
+            ff_vd_store(b->p + o, p);
+            ff_vd_store(b->q + o, q);
         }
     }
 }
@@ -208,52 +218,50 @@ static void ff_search_block(ff_block *b, size_t nvec) {
  * N = |x| M, for mb the format's fraction bits (a float's value is an
  * integer times 2**(e - mb)).  Fast only when both are <= 2**52. */
 static inline void ff_value_exact(ff_vd ax, int mb, ff_vd *N, ff_vd *M) {
-    *M = vd_max(vd_pow2_den(ax, mb), vd_set(1.0));
-    *N = vd_mul(ax, *M);
+    *M = ff_vd_max(ff_vd_pow2_den(ax, mb), ff_vd_set(1.0));
+    *N = ff_vd_mul(ax, *M);
 }
 
-/* |v| = N / M in decimal mode, from the shortest digits D * 10**E of each
- * nonzero lane (zero lanes give 0 / 1), one lane at a time (float64: its
- * digits rarely fit the fast domain anyway).  Exponents past 16 are clamped: the
- * lane is slow anyway (10**16 > 2**52). */
-#define FF_DEFINE_VALUE_DECIMAL(FT)                                                                \
-    static inline void ff_value_decimal_##FT(const ff_##FT *x, size_t count, ff_vd *N, ff_vd *M) { \
-        double n[FF_W] __attribute__((aligned(64))), m[FF_W] __attribute__((aligned(64)));         \
-        for (int i = 0; i < FF_W; ++i) {                                                           \
-            n[i] = 0.0;                                                                            \
-            m[i] = 1.0;                                                                            \
-            if ((size_t)i >= count || x[i] == 0) continue;                                         \
-            uint64_t D;                                                                            \
-            int32_t E;                                                                             \
-            ff_shortest_##FT(x[i], &D, &E);                                                        \
-            n[i] = (double)D * FF_P10[E > 0 ? (E < 16 ? E : 16) : 0];                              \
-            m[i] = FF_P10[E < 0 ? (E > -16 ? -E : 16) : 0];                                        \
-        }                                                                                          \
-        *N = vd_load(n);                                                                           \
-        *M = vd_load(m);                                                                           \
+/* |v| = N / M in decimal mode for float64 lanes, from the shortest digits
+ * D * 10**E of each nonzero lane (zero lanes give 0 / 1), one lane at a
+ * time: float64 digits rarely fit the fast domain anyway. */
+static inline void ff_value_decimal_f64(const double *x, size_t count, ff_vd *N, ff_vd *M) {
+    double n[FF_W] __attribute__((aligned(64))), m[FF_W] __attribute__((aligned(64)));
+    for (int i = 0; i < FF_W; ++i) {
+        n[i] = 0.0;
+        m[i] = 1.0;
+        if ((size_t)i >= count || x[i] == 0) continue;
+        uint64_t D;
+        int32_t E;
+        ff_shortest_f64(x[i], &D, &E);
+        const int P = E < 0 ? -E : E;
+        const double pow10 = ff_pow10_f64(P < FF_DEC_EXP_CLAMP ? P : FF_DEC_EXP_CLAMP);
+        n[i] = E > 0 ? (double)D * pow10 : (double)D;
+        m[i] = E < 0 ? pow10 : 1.0;
     }
-FF_DEFINE_VALUE_DECIMAL(f64)
+    *N = ff_vd_load(n);
+    *M = ff_vd_load(m);
+}
 
 /* ---- shortest digits of float32 lanes (ff_shortest.c is the reference) ----- */
-
-#include "ff_shortest_tables.h"
 
 /* x = n * g / 2**64 rounded to odd, lane by lane: ff_shortest.c's ff_rop_f32
  * (sticky from the fraction's leading 32 bits) with the 64 x 30-bit product
  * split in two 32 x 32-bit ones.  Returns x as a double (x < 2**30).
  * Requires n < 2**30. */
 static inline ff_vd ff_rop_f32_lanes(ff_vi g, ff_vi n) {
-    const ff_vi lo = vi_mul32(g, n);              /* low half of g, times n */
-    const ff_vi hi = vi_mul32(vi_srl(g, 32), n);  /* high half of g, times n */
-    const ff_vi mid = vi_add(hi, vi_srl(lo, 32)); /* floor(g n / 2**32) < 2**62 */
+    const ff_vi lo = ff_vi_mul32(g, n);                 /* low half of g, times n */
+    const ff_vi hi = ff_vi_mul32(ff_vi_srl(g, 32), n);  /* high half of g, times n */
+    const ff_vi mid = ff_vi_add(hi, ff_vi_srl(lo, 32)); /* floor(g n / 2**32) < 2**62 */
     /* Sticky: the fraction's leading 32 bits (mid's low 32) not all zero;
      * adding 2**32 - 1 to them carries into bit 32 exactly when they are. */
-    const ff_vi low = vi_and(mid, vi_set(INT64_C(0xffffffff)));
-    const ff_vi sticky = vi_srl(vi_add(low, vi_set(INT64_C(0xffffffff))), 32);
-    const ff_vd x = vi_to_vd(vi_srl(mid, 32));
+    const ff_vi low = ff_vi_and(mid, ff_vi_set(INT64_C(0xffffffff)));
+    const ff_vi sticky = ff_vi_srl(ff_vi_add(low, ff_vi_set(INT64_C(0xffffffff))), 32);
+    const ff_vd x = ff_vi_to_vd(ff_vi_srl(mid, 32));
     /* x | sticky: add 1 to an even x when sticky. */
-    const ff_vd odd = vd_sub(x, vd_mul(vd_floor(vd_mul(x, vd_set(0.5))), vd_set(2.0)));
-    return vd_add(x, vd_mul(vi_to_vd(sticky), vd_sub(vd_set(1.0), odd)));
+    const ff_vd odd =
+        ff_vd_sub(x, ff_vd_mul(ff_vd_floor(ff_vd_mul(x, ff_vd_set(0.5))), ff_vd_set(2.0)));
+    return ff_vd_add(x, ff_vd_mul(ff_vi_to_vd(sticky), ff_vd_sub(ff_vd_set(1.0), odd)));
 }
 
 /* |x| = D * 10**E, the shortest round-trip decimal of every nonzero lane
@@ -268,75 +276,77 @@ static inline ff_vd ff_rop_f32_lanes(ff_vi g, ff_vi n) {
  * after the dispatcher has checked the CPU. */
 #define FF_G64_ROWS (FF_G_K32_MAX - FF_G_K32_MIN + 1)
 static inline void ff_g64_rows(uint64_t rows[FF_G64_ROWS]) {
-    for (int k = FF_G_K32_MIN; k <= FF_G_K32_MAX; ++k) {
-        const uint64_t *row = ff_g_table[k - FF_G_K_MIN];
-        rows[k - FF_G_K32_MIN] = row[0] + (row[1] != 0);
-    }
+    for (int k = FF_G_K32_MIN; k <= FF_G_K32_MAX; ++k) rows[k - FF_G_K32_MIN] = ff_g64(k);
 }
 
 static inline void ff_shortest_f32_lanes(ff_vf xf, const uint64_t *g64, ff_vd *D, ff_vd *E) {
-    const ff_vd one = vd_set(1.0), two = vd_set(2.0), four = vd_set(4.0);
-    const ff_vd zero = vd_set(0.0), ten = vd_set(10.0);
+    const ff_vd one = ff_vd_set(1.0), two = ff_vd_set(2.0), four = ff_vd_set(4.0);
+    const ff_vd zero = ff_vd_set(0.0), ten = ff_vd_set(10.0);
 
     /* Step 1: |x| = c * 2**q. */
-    const ff_vi bits = vi_f32_bits(xf);
-    const ff_vd biased = vi_to_vd(vi_and(vi_srl(bits, 23), vi_set(0xff)));
-    const ff_vd frac = vi_to_vd(vi_and(bits, vi_set(0x7fffff)));
-    const ff_vm normal = vd_ne(biased, zero);
-    const ff_vd c = vd_blend(normal, frac, vd_add(frac, vd_set(8388608.0)));
-    const ff_vd q = vd_blend(normal, vd_set(-149.0), vd_sub(biased, vd_set(150.0)));
+    const ff_vi bits = ff_vi_f32_bits(xf);
+    const ff_vd biased = ff_vi_to_vd(ff_vi_and(ff_vi_srl(bits, 23), ff_vi_set(0xff)));
+    const ff_vd frac = ff_vi_to_vd(ff_vi_and(bits, ff_vi_set(0x7fffff)));
+    const ff_vm normal = ff_vd_ne(biased, zero);
+    const ff_vd c = ff_vd_blend(normal, frac, ff_vd_add(frac, ff_vd_set(8388608.0)));
+    const ff_vd q = ff_vd_blend(normal, ff_vd_set(-149.0), ff_vd_sub(biased, ff_vd_set(150.0)));
 
     /* Step 2: the rounding interval, in units of 2**(q-2). */
-    const ff_vd out = vd_sub(c, vd_mul(vd_floor(vd_mul(c, vd_set(0.5))), two));
-    const ff_vd cb = vd_mul(c, four), cbr = vd_add(cb, two);
-    const ff_vm lower = vm_and(vd_eq(c, vd_set(8388608.0)), vd_ne(q, vd_set(-149.0)));
-    const ff_vd cbl = vd_sub(cb, vd_blend(lower, two, one));
+    const ff_vd out = ff_vd_sub(c, ff_vd_mul(ff_vd_floor(ff_vd_mul(c, ff_vd_set(0.5))), two));
+    const ff_vd cb = ff_vd_mul(c, four), cbr = ff_vd_add(cb, two);
+    const ff_vm lower =
+        ff_vm_and(ff_vd_eq(c, ff_vd_set(8388608.0)), ff_vd_ne(q, ff_vd_set(-149.0)));
+    const ff_vd cbl = ff_vd_sub(cb, ff_vd_blend(lower, two, one));
 
     /* Step 3: k = floor(log10(width)). */
-    const ff_vd ql = vd_mul(q, vd_set(0.30102999566398120));
-    const ff_vd k = vd_floor(vd_blend(lower, ql, vd_add(ql, vd_set(-0.12493873660829993))));
+    const ff_vd ql = ff_vd_mul(q, ff_vd_set(FF_LOG10_2_D));
+    const ff_vd k =
+        ff_vd_floor(ff_vd_blend(lower, ql, ff_vd_add(ql, ff_vd_set(-0.12493873660829993))));
 
     /* Step 4: scale by 4 * 10**-k; h = q + floor(log2 10**-k) + 1 in 1..4. */
-    const ff_vd h = vd_add(vd_add(q, vd_floor(vd_mul(k, vd_set(-3.321928094887362)))), one);
-    const ff_vd scale =
-        vd_blend(vd_le(h, vd_set(2.0)), vd_blend(vd_eq(h, four), vd_set(8.0), vd_set(16.0)),
-                 vd_blend(vd_eq(h, one), four, two));
-    const ff_vi g = vi_gather(g64, vd_to_vi(vd_sub(k, vd_set((double)FF_G_K32_MIN))));
-    const ff_vd vbl = ff_rop_f32_lanes(g, vd_to_vi(vd_mul(cbl, scale)));
-    const ff_vd vb = ff_rop_f32_lanes(g, vd_to_vi(vd_mul(cb, scale)));
-    const ff_vd vbr = ff_rop_f32_lanes(g, vd_to_vi(vd_mul(cbr, scale)));
+    const ff_vd h =
+        ff_vd_add(ff_vd_add(q, ff_vd_floor(ff_vd_mul(k, ff_vd_set(-3.321928094887362)))), one);
+    const ff_vd scale = ff_vd_blend(ff_vd_le(h, ff_vd_set(2.0)),
+                                    ff_vd_blend(ff_vd_eq(h, four), ff_vd_set(8.0), ff_vd_set(16.0)),
+                                    ff_vd_blend(ff_vd_eq(h, one), four, two));
+    const ff_vi g = ff_vi_gather(g64, ff_vd_to_vi(ff_vd_sub(k, ff_vd_set((double)FF_G_K32_MIN))));
+    const ff_vd vbl = ff_rop_f32_lanes(g, ff_vd_to_vi(ff_vd_mul(cbl, scale)));
+    const ff_vd vb = ff_rop_f32_lanes(g, ff_vd_to_vi(ff_vd_mul(cb, scale)));
+    const ff_vd vbr = ff_rop_f32_lanes(g, ff_vd_to_vi(ff_vd_mul(cbr, scale)));
 
     /* Step 5: s = floor(v / 10**k); (s + 1/2) / 10 is at least 1/20 from an
      * integer, so multiplying by 0.1 floors exactly. */
-    const ff_vd s = vd_floor(vd_mul(vb, vd_set(0.25)));
-    const ff_vd sp = vd_floor(vd_mul(vd_add(s, vd_set(0.5)), vd_set(0.1)));
+    const ff_vd s = ff_vd_floor(ff_vd_mul(vb, ff_vd_set(0.25)));
+    const ff_vd sp = ff_vd_floor(ff_vd_mul(ff_vd_add(s, ff_vd_set(0.5)), ff_vd_set(0.1)));
 
     /* Step 6: a multiple of 10**(k+1) inside the interval wins. */
-    const ff_vd forty_sp = vd_mul(sp, vd_set(40.0));
-    const ff_vm upin = vd_le(vd_add(vbl, out), forty_sp);
-    const ff_vm wpin = vd_le(vd_add(vd_add(forty_sp, vd_set(40.0)), out), vbr);
-    const ff_vm shorter = vm_or(upin, wpin);
-    ff_vd d_short = vd_blend(wpin, sp, vd_add(sp, one));
+    const ff_vd forty_sp = ff_vd_mul(sp, ff_vd_set(40.0));
+    const ff_vm upin = ff_vd_le(ff_vd_add(vbl, out), forty_sp);
+    const ff_vm wpin = ff_vd_le(ff_vd_add(ff_vd_add(forty_sp, ff_vd_set(40.0)), out), vbr);
+    const ff_vm shorter = ff_vm_or(upin, wpin);
+    ff_vd d_short = ff_vd_blend(wpin, sp, ff_vd_add(sp, one));
 
     /* Step 7: otherwise the closer of s and t = s + 1 (ties to even). */
-    const ff_vd t = vd_add(s, one), four_s = vd_mul(s, four);
-    const ff_vm uin = vd_le(vd_add(vbl, out), four_s);
-    const ff_vm win = vd_le(vd_add(vd_mul(t, four), out), vbr);
-    const ff_vd mid = vd_add(four_s, two);
-    const ff_vd s_odd = vd_sub(s, vd_mul(vd_floor(vd_mul(s, vd_set(0.5))), two));
-    const ff_vm pick_s_tie = vm_or(vd_lt(vb, mid), vm_and(vd_eq(vb, mid), vd_eq(s_odd, zero)));
-    const ff_vm pick_s = vm_or(vm_and(vm_and(uin, win), pick_s_tie), vm_and(uin, vm_not(win)));
-    const ff_vd d_long = vd_blend(pick_s, t, s);
+    const ff_vd t = ff_vd_add(s, one), four_s = ff_vd_mul(s, four);
+    const ff_vm uin = ff_vd_le(ff_vd_add(vbl, out), four_s);
+    const ff_vm win = ff_vd_le(ff_vd_add(ff_vd_mul(t, four), out), vbr);
+    const ff_vd mid = ff_vd_add(four_s, two);
+    const ff_vd s_odd = ff_vd_sub(s, ff_vd_mul(ff_vd_floor(ff_vd_mul(s, ff_vd_set(0.5))), two));
+    const ff_vm pick_s_tie =
+        ff_vm_or(ff_vd_lt(vb, mid), ff_vm_and(ff_vd_eq(vb, mid), ff_vd_eq(s_odd, zero)));
+    const ff_vm pick_s =
+        ff_vm_or(ff_vm_and(ff_vm_and(uin, win), pick_s_tie), ff_vm_and(uin, ff_vm_not(win)));
+    const ff_vd d_long = ff_vd_blend(pick_s, t, s);
 
     /* Step 8: the shorter candidate may end in more zeros (at most 8). */
-    ff_vd d = vd_blend(shorter, d_long, d_short);
-    ff_vd e = vd_blend(shorter, k, vd_add(k, one));
+    ff_vd d = ff_vd_blend(shorter, d_long, d_short);
+    ff_vd e = ff_vd_blend(shorter, k, ff_vd_add(k, one));
     for (;;) {
-        const ff_vd z = vd_floor(vd_mul(vd_add(d, vd_set(0.5)), vd_set(0.1)));
-        const ff_vm strip = vm_and(shorter, vd_eq(vd_mul(z, ten), d));
-        if (!vm_bits(strip)) break;
-        d = vd_blend(strip, d, z);
-        e = vd_blend(strip, e, vd_add(e, one));
+        const ff_vd z = ff_vd_floor(ff_vd_mul(ff_vd_add(d, ff_vd_set(0.5)), ff_vd_set(0.1)));
+        const ff_vm strip = ff_vm_and(shorter, ff_vd_eq(ff_vd_mul(z, ten), d));
+        if (!ff_vm_bits(strip)) break;
+        d = ff_vd_blend(strip, d, z);
+        e = ff_vd_blend(strip, e, ff_vd_add(e, one));
     }
     *D = d;
     *E = e;
@@ -348,28 +358,30 @@ static inline void ff_shortest_f32_lanes(ff_vf xf, const uint64_t *g64, ff_vd *D
 static inline void ff_value_decimal_f32_lanes(ff_vf xf, const uint64_t *g64, ff_vd *N, ff_vd *M) {
     ff_vd D, E;
     ff_shortest_f32_lanes(xf, g64, &D, &E);
-    const ff_vd zero = vd_set(0.0);
-    const ff_vm neg = vd_lt(E, zero);
-    const ff_vd P = vd_lookup(FF_P10, vd_min(vd_abs(E), vd_set(16.0)));
-    *N = vd_blend(neg, vd_mul(D, P), D);
-    *M = vd_blend(neg, vd_set(1.0), P);
+    const ff_vd zero = ff_vd_set(0.0);
+    const ff_vm neg = ff_vd_lt(E, zero);
+    const ff_vd P =
+        ff_vd_lookup(FF_POW10_F64_AT, ff_vd_min(ff_vd_abs(E), ff_vd_set(FF_DEC_EXP_CLAMP)));
+    *N = ff_vd_blend(neg, ff_vd_mul(D, P), D);
+    *M = ff_vd_blend(neg, ff_vd_set(1.0), P);
 }
 
-/* ff_shortest_f32 over an array, lane-parallel; zeros give digits 0,
- * exp10 0.  For tests and the decimal-mode helpers. */
+/* ff_shortest_f32_batch_avx2 / ff_shortest_f32_batch_avx512: ff_shortest_f32
+ * over an array, lane-parallel; zeros give digits 0, exp10 0.  For tests
+ * and the decimal-mode helpers. */
 void FF_NAME(ff_shortest_f32_batch)(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
     uint64_t g64[FF_G64_ROWS];
     ff_g64_rows(g64);
     for (size_t i = 0; i < n; i += FF_W) {
         const size_t count = n - i < FF_W ? n - i : FF_W;
         ff_vf xf;
-        const ff_vd xd = vd_load_f32(x + i, count, &xf);
+        const ff_vd xd = ff_vd_load_f32(x + i, count, &xf);
         ff_vd D, E;
         ff_shortest_f32_lanes(xf, g64, &D, &E);
-        const ff_vm zero = vd_eq(xd, vd_set(0.0));
+        const ff_vm zero = ff_vd_eq(xd, ff_vd_set(0.0));
         double d[FF_W] __attribute__((aligned(64))), e[FF_W] __attribute__((aligned(64)));
-        vd_store(d, vd_blend(zero, D, vd_set(0.0)));
-        vd_store(e, vd_blend(zero, E, vd_set(0.0)));
+        ff_vd_store(d, ff_vd_blend(zero, D, ff_vd_set(0.0)));
+        ff_vd_store(e, ff_vd_blend(zero, E, ff_vd_set(0.0)));
         for (size_t k = 0; k < count; ++k) {
             digits[i + k] = (uint64_t)d[k];
             exp10[i + k] = (int32_t)e[k];
@@ -381,50 +393,34 @@ void FF_NAME(ff_shortest_f32_batch)(const float *x, size_t n, uint64_t *digits, 
  * the fast domain, parks slow lanes on 0 / 1, signs N and stores lane j. */
 static inline void ff_stage(ff_block *b, size_t j, ff_vd xd, ff_vd N, ff_vd M, ff_vd md,
                             ff_vm slow) {
-    const ff_vd two52 = vd_set(FF_TWO52);
+    const ff_vd two52 = ff_vd_set(FF_TWO52_D);
     /* Written as "not (<=)" so that a NaN or inf in any of them is slow. */
-    ff_vm fast = vm_and(vm_and(vd_le(N, two52), vd_le(M, two52)), vd_le(md, two52));
-    ff_vd reach = vd_mul(vd_add(vd_div(N, M), vd_set(1.0)), md);
-    fast = vm_and(fast, vd_lt(reach, vd_set(FF_TWO50)));
-    slow = vm_or(slow, vm_not(fast));
+    ff_vm fast = ff_vm_and(ff_vm_and(ff_vd_le(N, two52), ff_vd_le(M, two52)), ff_vd_le(md, two52));
+    ff_vd reach = ff_vd_mul(ff_vd_add(ff_vd_div(N, M), ff_vd_set(1.0)), md);
+    fast = ff_vm_and(fast, ff_vd_lt(reach, ff_vd_set(FF_TWO50_D)));
+    slow = ff_vm_or(slow, ff_vm_not(fast));
     const size_t o = j * FF_W;
-    const ff_vd zero = vd_set(0.0), one = vd_set(1.0);
-    vd_store(b->N + o, vd_blend(slow, vd_copysign(N, xd), zero));
-    vd_store(b->M + o, vd_blend(slow, M, one));
-    vd_store(b->md + o, vd_blend(slow, md, one));
-    b->slow[j] = (unsigned char)vm_bits(slow);
+    const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0);
+    ff_vd_store(b->N + o, ff_vd_blend(slow, ff_vd_copysign(N, xd), zero));
+    ff_vd_store(b->M + o, ff_vd_blend(slow, M, one));
+    ff_vd_store(b->md + o, ff_vd_blend(slow, md, one));
+    b->slow[j] = (unsigned char)ff_vm_bits(slow);
 }
 
-/* Pass A's value for lanes of x (count of them valid), either mode.  x == 0
- * is 0 / 1 in both modes (exact mode's M is inf there). */
+/* The last step of pass A's value, either mode: x == 0 is 0 / 1 (exact
+ * mode's M is inf there, decimal mode's value is garbage). */
 static inline void ff_value_zero(ff_vd xd, ff_vd *N, ff_vd *M) {
-    const ff_vm zero = vd_eq(xd, vd_set(0.0));
-    *N = vd_blend(zero, *N, vd_set(0.0));
-    *M = vd_blend(zero, *M, vd_set(1.0));
-}
-static inline void ff_value_f32(ff_vf xf, const uint64_t *g64, ff_mode mode, ff_vd xd, ff_vd *N,
-                                ff_vd *M) {
-    if (mode == FF_MODE_EXACT)
-        ff_value_exact(vd_abs(xd), 23, N, M);
-    else
-        ff_value_decimal_f32_lanes(xf, g64, N, M);
-    ff_value_zero(xd, N, M);
-}
-static inline void ff_value_f64(const double *x, size_t count, ff_mode mode, ff_vd xd, ff_vd *N,
-                                ff_vd *M) {
-    if (mode == FF_MODE_EXACT)
-        ff_value_exact(vd_abs(xd), 52, N, M);
-    else
-        ff_value_decimal_f64(x, count, N, M);
-    ff_value_zero(xd, N, M);
+    const ff_vm zero = ff_vd_eq(xd, ff_vd_set(0.0));
+    *N = ff_vd_blend(zero, *N, ff_vd_set(0.0));
+    *M = ff_vd_blend(zero, *M, ff_vd_set(1.0));
 }
 
 /* The bound of approximate from q = T(10**p) / |x| (as a double): floor(q)
  * clamped to [1, cap], 1 where x == 0.  cap_d is cap rounded to double; an
  * i64 cap rounds up to 2**63, which only ever makes the lane slow. */
 static inline ff_vd ff_bound_from_q(ff_vd q, ff_vd xd, double cap_d) {
-    ff_vd md = vd_min(vd_max(vd_floor(q), vd_set(1.0)), vd_set(cap_d));
-    return vd_blend(vd_eq(xd, vd_set(0.0)), md, vd_set(1.0));
+    ff_vd md = ff_vd_min(ff_vd_max(ff_vd_floor(q), ff_vd_set(1.0)), ff_vd_set(cap_d));
+    return ff_vd_blend(ff_vd_eq(xd, ff_vd_set(0.0)), md, ff_vd_set(1.0));
 }
 
 /* ---- pass C: answers out, slow lanes to the serial function ----------------- */
@@ -437,13 +433,13 @@ static inline ff_vd ff_bound_from_q(ff_vd q, ff_vd xd, double cap_d) {
         const ff_block *b, size_t j, size_t count, const ff_##FT *x, const int64_t *bounds, int p, \
         int64_t cap, ff_mode mode, ff_##IT *num, ff_##IT *den) {                                   \
         const size_t o = j * FF_W;                                                                 \
-        ff_vd pv = vd_load(b->p + o), qv = vd_load(b->q + o);                                      \
-        ff_vm in =                                                                                 \
-            vm_and(vd_le(vd_set((double)(NUM_MIN)), pv), vd_le(pv, vd_set((double)(NUM_MAX))));    \
-        unsigned bad = (b->slow[j] | (~vm_bits(in) & ((1u << FF_W) - 1))) &                        \
+        ff_vd pv = ff_vd_load(b->p + o), qv = ff_vd_load(b->q + o);                                \
+        ff_vm in = ff_vm_and(ff_vd_le(ff_vd_set((double)(NUM_MIN)), pv),                           \
+                             ff_vd_le(pv, ff_vd_set((double)(NUM_MAX))));                          \
+        unsigned bad = (b->slow[j] | (~ff_vm_bits(in) & ((1u << FF_W) - 1))) &                     \
                        (count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1);                     \
-        vd_store_##IT(num, pv, count);                                                             \
-        vd_store_##IT(den, qv, count);                                                             \
+        ff_vd_store_##IT(num, pv, count);                                                          \
+        ff_vd_store_##IT(den, qv, count);                                                          \
         for (; bad; bad &= bad - 1) {                                                              \
             const unsigned i = (unsigned)__builtin_ctz(bad);                                       \
             if (!(b->slow[j] >> i & 1u)) return i; /* a fast lane whose numerator overflows */     \
@@ -455,6 +451,7 @@ static inline ff_vd ff_bound_from_q(ff_vd q, ff_vd xd, double cap_d) {
         }                                                                                          \
         return count;                                                                              \
     }
+/* static ff_emit_f32_i32, ff_emit_f32_i64, ff_emit_f64_i32, ff_emit_f64_i64 */
 FF_DEFINE_EMIT(f32, i32, INT32_MIN, INT32_MAX)
 FF_DEFINE_EMIT(f32, i64, INT64_MIN, INT64_MAX)
 FF_DEFINE_EMIT(f64, i32, INT32_MIN, INT32_MAX)
@@ -468,7 +465,7 @@ FF_DEFINE_EMIT(f64, i64, INT64_MIN, INT64_MAX)
     static size_t ff_run_##FT##_##IT(const ff_##FT *x, const int64_t *bounds, size_t n, int p,     \
                                      ff_mode mode, ff_##IT *num, ff_##IT *den) {                   \
         ff_block blk __attribute__((aligned(64)));                                                 \
-        const ff_##FT pow10 = (ff_##FT)(uint64_t)ff_pow10_u128(bounds ? 0 : p); /* T(10**p) */     \
+        const ff_##FT pow10 = (ff_##FT)ff_pow10_f64(bounds ? 0 : p); /* T(10**p) */                \
         uint64_t g64[FF_G64_ROWS]; /* float32 decimal mode's scale factors */                      \
         if (mode == FF_MODE_DECIMAL) ff_g64_rows(g64);                                             \
         for (size_t start = 0; start < n; start += FF_BLOCK) {                                     \
@@ -480,10 +477,14 @@ FF_DEFINE_EMIT(f64, i64, INT64_MIN, INT64_MAX)
                 const size_t count = j * FF_W < len ? len - j * FF_W : 0;                          \
                 FF_LOAD_X_##FT;                                                                    \
                 ff_vd N, M, md;                                                                    \
-                ff_vm slow = vd_lt(xd, xd); /* no lane */                                          \
-                FF_VALUE_##FT;                                                                     \
+                ff_vm slow = ff_vd_lt(xd, xd); /* no lane */                                       \
+                if (mode == FF_MODE_EXACT)                                                         \
+                    ff_value_exact(ff_vd_abs(xd), FF_FRAC_BITS_##FT, &N, &M);                      \
+                else                                                                               \
+                    FF_VALUE_DECIMAL_##FT;                                                         \
+                ff_value_zero(xd, &N, &M);                                                         \
                 if (bounds)                                                                        \
-                    md = vd_load_i64(bounds + i, count, &slow);                                    \
+                    md = ff_vd_load_i64(bounds + i, count, &slow);                                 \
                 else                                                                               \
                     md = ff_bound_from_q(FF_BOUND_Q_##FT, xd, (double)(CAP));                      \
                 ff_stage(&blk, j, xd, N, M, md, slow);                                             \
@@ -513,27 +514,25 @@ FF_DEFINE_EMIT(f64, i64, INT64_MIN, INT64_MAX)
  * bound, q = T(10**p) / |x| rounded in T. */
 #define FF_LOAD_X_f32                                                                              \
     ff_vf xf;                                                                                      \
-    ff_vd xd = vd_load_f32(x + i, count, &xf)
-#define FF_BOUND_Q_f32 vf_bound(xf, pow10)
-#define FF_VALUE_f32 ff_value_f32(xf, g64, mode, xd, &N, &M)
-#define FF_VALUE_f64 ff_value_f64(x + i, count, mode, xd, &N, &M)
-#define FF_LOAD_X_f64 ff_vd xd = vd_load_f64(x + i, count)
-#define FF_BOUND_Q_f64 vd_div(vd_set(pow10), vd_abs(xd))
+    ff_vd xd = ff_vd_load_f32(x + i, count, &xf)
+#define FF_BOUND_Q_f32 ff_vf_bound(xf, pow10)
+#define FF_VALUE_DECIMAL_f32 ff_value_decimal_f32_lanes(xf, g64, &N, &M)
+#define FF_VALUE_DECIMAL_f64 ff_value_decimal_f64(x + i, count, &N, &M)
+#define FF_FRAC_BITS_f32 FF_F32_FRAC_BITS
+#define FF_FRAC_BITS_f64 FF_F64_FRAC_BITS
+#define FF_LOAD_X_f64 ff_vd xd = ff_vd_load_f64(x + i, count)
+#define FF_BOUND_Q_f64 ff_vd_div(ff_vd_set(pow10), ff_vd_abs(xd))
 
+/* ff_approximate_f32_i32_avx2, ff_limit_f32_i32_avx2 (or _avx512; static ff_run_f32_i32) */
 FF_DEFINE_DRIVER(f32, i32, FF_MAX_DEN_I32)
+/* ff_approximate_f32_i64_avx2, ff_limit_f32_i64_avx2 (or _avx512; static ff_run_f32_i64) */
 FF_DEFINE_DRIVER(f32, i64, FF_MAX_DEN_I64)
+/* ff_approximate_f64_i32_avx2, ff_limit_f64_i32_avx2 (or _avx512; static ff_run_f64_i32) */
 FF_DEFINE_DRIVER(f64, i32, FF_MAX_DEN_I32)
+/* ff_approximate_f64_i64_avx2, ff_limit_f64_i64_avx2 (or _avx512; static ff_run_f64_i64) */
 FF_DEFINE_DRIVER(f64, i64, FF_MAX_DEN_I64)
 
 /* ---- to_float (ff_to_float.c is the reference) -------------------------------- */
-
-/* 10**k for -30 <= k <= 30, each rounded to double, at FF_P10_ROUNDED[k + 30]. */
-static const double FF_P10_ROUNDED[61] = {
-    1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18,
-    1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9,  1e-8,  1e-7,  1e-6,  1e-5,
-    1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,   1e3,   1e4,   1e5,   1e6,   1e7,   1e8,
-    1e9,   1e10,  1e11,  1e12,  1e13,  1e14,  1e15,  1e16,  1e17,  1e18,  1e19,  1e20,  1e21,
-    1e22,  1e23,  1e24,  1e25,  1e26,  1e27,  1e28,  1e29,  1e30};
 
 /* Python's round(v, digits - 1 - floor(log10|v|)) for the lanes where two
  * double-precision shortcuts are provably exact (ff_round_significant is
@@ -550,48 +549,51 @@ static const double FF_P10_ROUNDED[61] = {
  *     even without error.  N * 10**-s is then one correctly rounded division
  *     (Clinger's fast path: N and 10**s exact), as in the reference. */
 static inline ff_vd ff_round_digits(ff_vd v, double digits, ff_vm *slow) {
-    const ff_vd zero = vd_set(0.0), one = vd_set(1.0), half = vd_set(0.5);
-    const ff_vd ax = vd_abs(v);
-    const ff_vd e2 = vd_ilogb(ax);
-    ff_vm ok = vm_and(vd_le(vd_set(-90.0), e2), vd_le(e2, vd_set(90.0)));
-    const ff_vd e2c = vd_blend(ok, zero, e2); /* keep the lookups in the table */
-    const ff_vd c0 = vd_floor(vd_mul(e2c, vd_set(0.30102999566398120)));
-    const ff_vd r = vd_div(ax, vd_lookup(FF_P10_ROUNDED + 30, vd_add(c0, one)));
-    const ff_vm up = vd_le(one, r);
-    const ff_vd c = vd_blend(up, c0, vd_add(c0, one));
-    const ff_vd m = vd_blend(up, vd_mul(r, vd_set(10.0)), r); /* |v| / 10**c, in [1, 10) */
-    ok = vm_and(ok, vm_and(vd_le(vd_set(1.0 + 1e-12), m), vd_le(m, vd_set(10.0 - 1e-11))));
-    const ff_vd s = vd_sub(vd_set(digits - 1.0), c);
-    ok = vm_and(ok, vm_and(vd_le(zero, s), vd_le(s, vd_set(22.0))));
-    const ff_vd P = vd_lookup(FF_P10_ROUNDED + 30, vd_blend(ok, zero, s));
-    const ff_vd hi = vd_mul(ax, P);
-    const ff_vd lo = vd_fmadd(ax, P, vd_mul(hi, vd_set(-1.0)));
-    ok = vm_and(ok, vd_lt(hi, vd_set(FF_TWO52)));
-    const ff_vd fl = vd_floor(hi);
-    const ff_vd side = vd_add(vd_sub(vd_sub(hi, fl), half), lo);
-    const ff_vd odd = vd_sub(fl, vd_mul(vd_floor(vd_mul(fl, half)), vd_set(2.0)));
-    const ff_vm round_up = vm_or(vd_lt(zero, side), vm_and(vd_eq(side, zero), vd_eq(odd, one)));
-    const ff_vd N = vd_blend(round_up, fl, vd_add(fl, one));
-    *slow = vm_or(*slow, vm_and(vm_not(ok), vd_ne(v, zero)));
+    const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0), half = ff_vd_set(0.5);
+    const ff_vd ax = ff_vd_abs(v);
+    const ff_vd e2 = ff_vd_ilogb(ax);
+    ff_vm ok = ff_vm_and(ff_vd_le(ff_vd_set(-90.0), e2), ff_vd_le(e2, ff_vd_set(90.0)));
+    const ff_vd e2c = ff_vd_blend(ok, zero, e2); /* keep the lookups in the table */
+    const ff_vd c0 = ff_vd_floor(ff_vd_mul(e2c, ff_vd_set(FF_LOG10_2_D)));
+    const ff_vd r = ff_vd_div(ax, ff_vd_lookup(FF_POW10_F64_AT, ff_vd_add(c0, one)));
+    const ff_vm up = ff_vd_le(one, r);
+    const ff_vd c = ff_vd_blend(up, c0, ff_vd_add(c0, one));
+    const ff_vd m = ff_vd_blend(up, ff_vd_mul(r, ff_vd_set(10.0)), r); /* |v| / 10**c, in [1, 10) */
+    ok = ff_vm_and(
+        ok, ff_vm_and(ff_vd_le(ff_vd_set(1.0 + 1e-12), m), ff_vd_le(m, ff_vd_set(10.0 - 1e-11))));
+    const ff_vd s = ff_vd_sub(ff_vd_set(digits - 1.0), c);
+    ok = ff_vm_and(ok, ff_vm_and(ff_vd_le(zero, s), ff_vd_le(s, ff_vd_set(22.0))));
+    const ff_vd P = ff_vd_lookup(FF_POW10_F64_AT, ff_vd_blend(ok, zero, s));
+    const ff_vd hi = ff_vd_mul(ax, P);
+    const ff_vd lo = ff_vd_fmadd(ax, P, ff_vd_mul(hi, ff_vd_set(-1.0)));
+    ok = ff_vm_and(ok, ff_vd_lt(hi, ff_vd_set(FF_TWO52_D)));
+    const ff_vd fl = ff_vd_floor(hi);
+    const ff_vd side = ff_vd_add(ff_vd_sub(ff_vd_sub(hi, fl), half), lo);
+    const ff_vd odd = ff_vd_sub(fl, ff_vd_mul(ff_vd_floor(ff_vd_mul(fl, half)), ff_vd_set(2.0)));
+    const ff_vm round_up =
+        ff_vm_or(ff_vd_lt(zero, side), ff_vm_and(ff_vd_eq(side, zero), ff_vd_eq(odd, one)));
+    const ff_vd N = ff_vd_blend(round_up, fl, ff_vd_add(fl, one));
+    *slow = ff_vm_or(*slow, ff_vm_and(ff_vm_not(ok), ff_vd_ne(v, zero)));
     /* v == 0 stays v (either sign); a rounded 0 keeps v's sign as in Python. */
-    return vd_blend(vd_eq(v, zero), vd_copysign(vd_div(N, P), v), v);
+    return ff_vd_blend(ff_vd_eq(v, zero), ff_vd_copysign(ff_vd_div(N, P), v), v);
 }
 
-/* out[i] = num[i] / den[i] correctly rounded, then rounded to digits
- * significant digits when digits > 0: ff_to_float's contract. */
+/* ff_to_float_avx2 / ff_to_float_avx512: out[i] = num[i] / den[i] correctly
+ * rounded, then rounded to digits significant digits when digits > 0:
+ * ff_to_float's contract. */
 void FF_NAME(ff_to_float)(const int64_t *num, const int64_t *den, size_t n, int digits,
                           double *out) {
     assert(n == 0 || (num && den && out));
     for (size_t i = 0; i < n; i += FF_W) {
         const size_t count = n - i;
-        ff_vm slow = vd_lt(vd_set(0.0), vd_set(0.0)); /* no lane */
+        ff_vm slow = ff_vd_lt(ff_vd_set(0.0), ff_vd_set(0.0)); /* no lane */
         /* |num|, den < 2**51: exact doubles, and one division rounds once. */
-        const ff_vd a = vd_load_i64(num + i, count, &slow);
-        const ff_vd b = vd_load_i64(den + i, count, &slow);
-        ff_vd v = vd_div(a, vd_blend(slow, b, vd_set(1.0)));
+        const ff_vd a = ff_vd_load_i64(num + i, count, &slow);
+        const ff_vd b = ff_vd_load_i64(den + i, count, &slow);
+        ff_vd v = ff_vd_div(a, ff_vd_blend(slow, b, ff_vd_set(1.0)));
         if (digits > 0) v = ff_round_digits(v, (double)digits, &slow);
-        vd_store_f64(out + i, v, count);
-        unsigned bad = vm_bits(slow) & (count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1);
+        ff_vd_store_f64(out + i, v, count);
+        unsigned bad = ff_vm_bits(slow) & (count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1);
         for (; bad; bad &= bad - 1) {
             const size_t k = i + (size_t)__builtin_ctz(bad);
             const double w = ff_ratio_to_f64(num[k], den[k]);

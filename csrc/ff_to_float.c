@@ -49,13 +49,14 @@
  * bits.
  *
  * floor(log10 x) is the C library's, but only its floor matters, and that
- * is the true floor except within a hair of a power of ten (floor_log10):
+ * is the true floor except within a hair of a power of ten (ff_floor_log10):
  * we compute it in integers and call log10 only in that band.
  */
 #include <float.h>
 #include <math.h>
 
 #include "ff_common.h"
+#include "ff_kernels.h"
 
 /* Clinger's fast path and the direct division need each double operation
  * rounded once, to double: no x87 extended precision. */
@@ -63,11 +64,8 @@
 #error "ff_to_float.c needs FLT_EVAL_METHOD == 0 (SSE2 or any 64-bit FPU)"
 #endif
 
-#define TWO52 (UINT64_C(1) << 52)
-#define TWO53 (UINT64_C(1) << 53)
-
 /* 5**k for k <= 27, the largest power of five below 2**63. */
-static const uint64_t POW5_U64[28] = {
+static const uint64_t FF_POW5_U64[28] = {
     UINT64_C(1),
     UINT64_C(5),
     UINT64_C(25),
@@ -97,26 +95,13 @@ static const uint64_t POW5_U64[28] = {
     UINT64_C(1490116119384765625),
     UINT64_C(7450580596923828125),
 };
-#define POW5_MAX 27
-
-/* 10**k for -22 <= k <= 22 at index k + 22, each the double nearest to it
- * (the compiler rounds every literal correctly); exact for k >= 0, since
- * 5**22 < 2**53. */
-static const double POW10_F64[45] = {
-    1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14,
-    1e-13, 1e-12, 1e-11, 1e-10, 1e-9,  1e-8,  1e-7,  1e-6,  1e-5,
-    1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,   1e3,   1e4,
-    1e5,   1e6,   1e7,   1e8,   1e9,   1e10,  1e11,  1e12,  1e13,
-    1e14,  1e15,  1e16,  1e17,  1e18,  1e19,  1e20,  1e21,  1e22,
-};
-#define POW10_NEAREST(k) POW10_F64[(k) + 22]
-#define POW10_EXACT_MAX 22
+#define FF_POW5_MAX 27
 
 /* ---- num / den ---------------------------------------------------------- */
 
 /* a / b correctly rounded, ties to even; requires 1 <= b < 2**63 and that a
  * or b exceeds 2**53 (else plain division does it). */
-static double ratio_exact(uint64_t a, uint64_t b) {
+static double ff_ratio_exact(uint64_t a, uint64_t b) {
     assert(b >= 1 && b <= (uint64_t)INT64_MAX);
     if (a == 0) return 0.0;
     /* Scale so that the quotient has 55 or 56 bits (more when a is already
@@ -128,7 +113,7 @@ static double ratio_exact(uint64_t a, uint64_t b) {
     ff_u128 scaled = (ff_u128)a << sh;
     ff_u128 q128 = scaled / b;
     uint64_t r = (uint64_t)(scaled % b);
-    assert(q128 >= (TWO53 << 1) && (q128 >> 64) == 0);
+    assert(q128 >= (FF_TWO53 << 1) && (q128 >> 64) == 0);
     uint64_t q = (uint64_t)q128;
     int drop = ff_bit_length_u64(q) - 53;
     uint64_t kept = q >> drop;
@@ -146,8 +131,8 @@ double ff_ratio_to_f64(int64_t num, int64_t den) {
     uint64_t b = (uint64_t)den;
     /* Both operands are exact doubles, and IEEE division rounds the exact
      * quotient once: the correctly rounded result. */
-    if (FF_LIKELY(a <= TWO53 && b <= TWO53)) return (double)num / (double)den;
-    double r = ratio_exact(a, b);
+    if (FF_LIKELY(a <= FF_TWO53 && b <= FF_TWO53)) return (double)num / (double)den;
+    double r = ff_ratio_exact(a, b);
     return num < 0 ? -r : r;
 }
 
@@ -157,22 +142,22 @@ double ff_ratio_to_f64(int64_t num, int64_t den) {
  * 1 .. 2**53, as s comes from floor(log10 x)) against a number of the
  * same size, and after cancelling common factors one side carries at most
  * 5**323 or 2**(E + s + 1) <= 2**664 times a 56-bit integer: below 2**810. */
-#define BIG_LIMBS 16
+#define FF_BIG_LIMBS 16
 
-typedef struct big {
+typedef struct ff_big {
     int len; /* limbs in use; d[len - 1] != 0, or len == 0 for zero */
-    uint64_t d[BIG_LIMBS];
-} big;
+    uint64_t d[FF_BIG_LIMBS];
+} ff_big;
 
 /* b = x. */
-static void big_set(big *b, uint64_t x) {
+static void ff_big_set(ff_big *b, uint64_t x) {
     b->d[0] = x;
     b->len = x != 0;
     assert(b->len <= 1);
 }
 
-/* b *= y; requires the product to fit BIG_LIMBS limbs. */
-static void big_mul(big *b, uint64_t y) {
+/* b *= y; requires the product to fit FF_BIG_LIMBS limbs. */
+static void ff_big_mul(ff_big *b, uint64_t y) {
     uint64_t carry = 0;
     for (int i = 0; i < b->len; ++i) {
         ff_u128 p = (ff_u128)b->d[i] * y + carry;
@@ -180,26 +165,26 @@ static void big_mul(big *b, uint64_t y) {
         carry = (uint64_t)(p >> 64);
     }
     if (carry) {
-        assert(b->len < BIG_LIMBS);
+        assert(b->len < FF_BIG_LIMBS);
         b->d[b->len++] = carry;
     }
     if (y == 0) b->len = 0;
 }
 
 /* b *= 5**k; requires k >= 0 and the product to fit. */
-static void big_mul_pow5(big *b, int k) {
+static void ff_big_mul_pow5(ff_big *b, int k) {
     assert(k >= 0);
-    for (; k > POW5_MAX; k -= POW5_MAX) big_mul(b, POW5_U64[POW5_MAX]);
-    big_mul(b, POW5_U64[k]);
+    for (; k > FF_POW5_MAX; k -= FF_POW5_MAX) ff_big_mul(b, FF_POW5_U64[FF_POW5_MAX]);
+    ff_big_mul(b, FF_POW5_U64[k]);
 }
 
 /* b <<= k; requires k >= 0 and the result to fit. */
-static void big_shl(big *b, int k) {
+static void ff_big_shl(ff_big *b, int k) {
     assert(k >= 0);
     if (b->len == 0) return;
     int limbs = k / 64, bits = k % 64;
     int top = b->len + limbs + (bits != 0);
-    assert(top <= BIG_LIMBS);
+    assert(top <= FF_BIG_LIMBS);
     for (int i = top - 1; i >= limbs; --i) {
         int j = i - limbs; /* source limb feeding the high part of d[i] */
         uint64_t hi = j < b->len ? b->d[j] : 0;
@@ -212,7 +197,7 @@ static void big_shl(big *b, int k) {
 }
 
 /* -1, 0 or 1 as a < b, a == b, a > b; requires both normalized. */
-static int big_cmp(const big *a, const big *b) {
+static int ff_big_cmp(const ff_big *a, const ff_big *b) {
     assert((a->len == 0 || a->d[a->len - 1]) && (b->len == 0 || b->d[b->len - 1]));
     if (a->len != b->len) return a->len < b->len ? -1 : 1;
     for (int i = a->len - 1; i >= 0; --i)
@@ -221,80 +206,58 @@ static int big_cmp(const big *a, const big *b) {
 }
 
 /* Sign of x * 5**p5 * 2**p2 - y * 5**q5 * 2**q2 (exponents of any sign);
- * requires both sides, scaled to integers, to fit BIG_LIMBS limbs. */
-static int cmp_scaled(uint64_t x, int p5, int p2, uint64_t y, int q5, int q2) {
+ * requires both sides, scaled to integers, to fit FF_BIG_LIMBS limbs. */
+static int ff_cmp_scaled(uint64_t x, int p5, int p2, uint64_t y, int q5, int q2) {
     /* Dividing both sides by 5**min(p5, q5) * 2**min(p2, q2) keeps the sign
      * and leaves nonnegative exponents only. */
-    big a, b;
+    ff_big a, b;
     int d5 = p5 - q5, d2 = p2 - q2;
-    big_set(&a, x);
-    big_set(&b, y);
-    big_mul_pow5(d5 > 0 ? &a : &b, d5 > 0 ? d5 : -d5);
-    big_shl(d2 > 0 ? &a : &b, d2 > 0 ? d2 : -d2);
-    return big_cmp(&a, &b);
+    ff_big_set(&a, x);
+    ff_big_set(&b, y);
+    ff_big_mul_pow5(d5 > 0 ? &a : &b, d5 > 0 ? d5 : -d5);
+    ff_big_shl(d2 > 0 ? &a : &b, d2 > 0 ? d2 : -d2);
+    return ff_big_cmp(&a, &b);
 }
 
 /* ---- the two steps of Python's round ------------------------------------ */
 
-/* x = *m * 2**(*e) exactly with *e >= -1074, *m < 2**53 and *m >= 2**52 unless
- * *e == -1074; requires x finite and > 0. */
-static void split(double x, uint64_t *m, int *e) {
-    uint64_t b = ff_bits_f64(x);
-    int biased = (int)(b >> 52);
-    assert(x > 0 && biased < 0x7ff);
-    *m = (b & (TWO52 - 1)) | (biased ? TWO52 : 0); /* subnormal: no hidden bit */
-    *e = (biased ? biased : 1) - 1075;
-}
-
-/* floor(s * log2(10)); requires |s| <= 1000. */
-static int floor_log2_pow10(int s) {
-    /* log2(10) * 2**32 rounded; its error (< 2**-33) times 1000 is far below
-     * the distance of s * log2(10) from the nearest integer for 0 < |s| <=
-     * 1000 (2.3e-4 at worst), so the floor is exact. */
-    const int64_t L = INT64_C(14267572527);
-    assert(-1000 <= s && s <= 1000);
-    int64_t p = (int64_t)s * L;
-    /* floor division by 2**32 without right-shifting a negative number */
-    return (int)(p >= 0 ? p / (INT64_C(1) << 32) : -((-p + (INT64_C(1) << 32) - 1) >> 32));
-}
-
 /* y * 10**s to within a few units in the last place (or 0 / inf at the
  * extremes); requires |s| <= 700. */
-static double scale10_estimate(double y, int s) {
+static double ff_scale10_estimate(double y, int s) {
     assert(-700 <= s && s <= 700);
     int h = s / 2; /* two factors, so that neither 10**h nor the partial product overflows */
     return y * pow(10.0, h) * pow(10.0, s - h);
 }
 
 /* round-half-even(M * 2**E * 10**s) exactly; requires the result <= 2**53. */
-static uint64_t nearest_integer_slow(uint64_t M, int E, int s) {
+static uint64_t ff_nearest_integer_slow(uint64_t M, int E, int s) {
     /* Start from an estimate and step until X lies within [q - 1/2, q + 1/2]
      * with ties to even; 2X = M * 5**s * 2**(E + s + 1) is compared with the
      * odd integers 2q +- 1. */
-    double est = scale10_estimate(ldexp((double)M, E), s);
-    uint64_t q = est < 0.5 ? 0 : est > 0x1p54 ? (TWO53 << 1) : (uint64_t)(est + 0.5);
+    double est = ff_scale10_estimate(ldexp((double)M, E), s);
+    uint64_t q = est < 0.5 ? 0 : est > 0x1p54 ? (FF_TWO53 << 1) : (uint64_t)(est + 0.5);
     for (;;) {
-        int up = cmp_scaled(M, s, E + s + 1, 2 * q + 1, 0, 0);
+        int up = ff_cmp_scaled(M, s, E + s + 1, 2 * q + 1, 0, 0);
         if (up > 0 || (up == 0 && (q & 1))) {
             ++q;
             continue;
         }
         if (q > 0) {
-            int down = cmp_scaled(M, s, E + s + 1, 2 * q - 1, 0, 0);
+            int down = ff_cmp_scaled(M, s, E + s + 1, 2 * q - 1, 0, 0);
             if (down < 0 || (down == 0 && (q & 1))) {
                 --q;
                 continue;
             }
         }
-        assert(q <= TWO53);
+        assert(q <= FF_TWO53);
         return q;
     }
 }
 
 /* round-half-even(x * 10**s) for x = M * 2**E and |s| <= 27; returns 0 and
  * writes *n, or returns 1 when the operands would not fit 128 bits. */
-static int nearest_integer_fast(uint64_t M, int E, int s, uint64_t *n) {
-    assert(M < TWO53 && s >= -POW5_MAX && s <= POW5_MAX);
+static int ff_nearest_integer_fast(uint64_t M, int E, int s, uint64_t *n) {
+    assert(M < FF_TWO53 && s >= -FF_POW5_MAX && s <= FF_POW5_MAX);
     if (s >= 0) {
         /* X = M * 5**s * 2**(E + s); the caller has ruled out E + s >= 0. */
         int k = -(E + s);
@@ -303,7 +266,7 @@ static int nearest_integer_fast(uint64_t M, int E, int s, uint64_t *n) {
             *n = 0;
             return 0;
         }
-        ff_u128 P = (ff_u128)M * POW5_U64[s]; /* < 2**116 */
+        ff_u128 P = (ff_u128)M * FF_POW5_U64[s]; /* < 2**116 */
         ff_u128 q = P >> k, rem = P & ((((ff_u128)1) << k) - 1);
         ff_u128 half = ((ff_u128)1) << (k - 1);
         *n = (uint64_t)q + (rem > half || (rem == half && (q & 1)));
@@ -315,11 +278,11 @@ static int nearest_integer_fast(uint64_t M, int E, int s, uint64_t *n) {
     if (e2 >= 0) {
         if (e2 > 74) return 1; /* M << e2 must stay below 2**127 */
         A = (ff_u128)M << e2;
-        B = POW5_U64[t];
+        B = FF_POW5_U64[t];
     } else {
         if (-e2 > 64) return 1; /* 5**t << -e2 must stay below 2**127 */
         A = M;
-        B = (ff_u128)POW5_U64[t] << -e2;
+        B = (ff_u128)FF_POW5_U64[t] << -e2;
     }
     ff_u128 q, rem;
     if ((A >> 64) == 0 && (B >> 64) == 0) { /* the common case: 64-bit division */
@@ -336,41 +299,41 @@ static int nearest_integer_fast(uint64_t M, int E, int s, uint64_t *n) {
 
 /* The double nearest to N * 10**-s, ties to even (+inf beyond the range);
  * requires 1 <= N <= 2**53 and |s| <= 400. */
-static double nearest_double_slow(uint64_t N, int s) {
-    assert(N >= 1 && N <= TWO53 && -400 <= s && s <= 400);
+static double ff_nearest_double_slow(uint64_t N, int s) {
+    assert(N >= 1 && N <= FF_TWO53 && -400 <= s && s <= 400);
     /* Candidate c = M * 2**E from an estimate, then walk to the neighbour
      * while D lies beyond the midpoint (at the midpoint itself: when M is
      * odd, the neighbour is the even one).  The upper midpoint is always
      * (2M + 1) * 2**(E - 1) (also at M = 2**53 - 1, where the neighbour is
      * 2**52 * 2**(E + 1)); the lower one is (4M - 1) * 2**(E - 2) when c is a
      * normal power of two, (2M - 1) * 2**(E - 1) otherwise. */
-    double est = scale10_estimate((double)N, -s);
+    double est = ff_scale10_estimate((double)N, -s);
     uint64_t M;
-    int E;
+    int32_t E;
     if (est == 0) {
         M = 0;
         E = -1074;
     } else if (isinf(est)) {
-        split(DBL_MAX, &M, &E);
+        (void)ff_decode_f64(DBL_MAX, &M, &E);
     } else {
-        split(est, &M, &E);
+        (void)ff_decode_f64(est, &M, &E);
     }
     for (;;) {
-        int up = cmp_scaled(N, -s, -s, 2 * M + 1, 0, E - 1);
+        int up = ff_cmp_scaled(N, -s, -s, 2 * M + 1, 0, E - 1);
         if (up > 0 || (up == 0 && (M & 1))) {
-            if (++M == TWO53) {
-                M = TWO52;
+            if (++M == FF_TWO53) {
+                M = FF_TWO52;
                 ++E;
             }
             if (E > 971) return HUGE_VAL; /* 2**1024: strtod overflows */
             continue;
         }
         if (M > 0) {
-            int pow2 = M == TWO52 && E > -1074;
-            int down = pow2 ? cmp_scaled(N, -s, -s, 4 * M - 1, 0, E - 2)
-                            : cmp_scaled(N, -s, -s, 2 * M - 1, 0, E - 1);
+            int pow2 = M == FF_TWO52 && E > -1074;
+            int down = pow2 ? ff_cmp_scaled(N, -s, -s, 4 * M - 1, 0, E - 2)
+                            : ff_cmp_scaled(N, -s, -s, 2 * M - 1, 0, E - 1);
             if (down < 0 || (down == 0 && (M & 1))) {
-                if (--M < TWO52 && E > -1074) { /* below 2**52: one binade down */
+                if (--M < FF_TWO52 && E > -1074) { /* below 2**52: one binade down */
                     M = 2 * M + 1;
                     --E;
                 }
@@ -381,45 +344,36 @@ static double nearest_double_slow(uint64_t N, int s) {
     }
 }
 
-/* Python's round(x, s) for x = M * 2**E > 0 (split) and -308 <= s <= 323. */
-static double round_decimal(double x, uint64_t M, int E, int s) {
+/* Python's round(x, s) for x = M * 2**E > 0 (ff_decode_f64) and -308 <= s <= 323. */
+static double ff_round_decimal(double x, uint64_t M, int E, int s) {
     assert(x > 0 && -308 <= s && s <= 323);
     /* x's smaller gap to a neighbour is 2**g (see the top: x comes back
      * unchanged when 10**-s <= 2**g, i.e. floor(s * log2(10)) >= -g). */
-    int g = (M == TWO52 && E > -1074) ? E - 1 : E;
-    if (floor_log2_pow10(s) >= -g) return x;
+    int g = (M == FF_TWO52 && E > -1074) ? E - 1 : E;
+    if (ff_floor_log2_pow10(s) >= -g) return x;
     /* An integer X = x * 10**s is its own rounding, and D = x. */
     if (s >= 0 && E + s >= 0) return x;
 
     uint64_t N;
-    if (s < -POW5_MAX || s > POW5_MAX || nearest_integer_fast(M, E, s, &N))
-        N = nearest_integer_slow(M, E, s);
-    assert(N <= TWO53); /* X < 2**53 since 10**-s > 2**g */
+    if (s < -FF_POW5_MAX || s > FF_POW5_MAX || ff_nearest_integer_fast(M, E, s, &N))
+        N = ff_nearest_integer_slow(M, E, s);
+    assert(N <= FF_TWO53); /* X < 2**53 since 10**-s > 2**g */
     if (N == 0) return 0.0;
     /* Clinger: N and 10**|s| are exact doubles, one rounding. */
-    if (s >= 0 && s <= POW10_EXACT_MAX) return (double)N / POW10_NEAREST(s);
-    if (s < 0 && -s <= POW10_EXACT_MAX) return (double)N * POW10_NEAREST(-s);
-    if (s < 0 && -s <= 2 * POW10_EXACT_MAX && N <= TWO53 / POW5_U64[-s - POW10_EXACT_MAX]) {
+    if (s >= 0 && s <= FF_POW10_EXACT_MAX) return (double)N / ff_pow10_f64(s);
+    if (s < 0 && -s <= FF_POW10_EXACT_MAX) return (double)N * ff_pow10_f64(-s);
+    if (s < 0 && -s <= 2 * FF_POW10_EXACT_MAX &&
+        N <= FF_TWO53 / FF_POW5_U64[-s - FF_POW10_EXACT_MAX]) {
         /* N * 10**j = (N * 5**j) * 2**j with N * 5**j <= 2**53 (j = t - 22) is
          * an exact double, so one rounded multiplication by 1e22 remains. */
-        return (double)N * POW10_NEAREST(-s - POW10_EXACT_MAX) * POW10_NEAREST(POW10_EXACT_MAX);
+        return (double)N * ff_pow10_f64(-s - FF_POW10_EXACT_MAX) *
+               ff_pow10_f64(FF_POW10_EXACT_MAX);
     }
-    return nearest_double_slow(N, s);
-}
-
-/* floor(b * log10(2)); requires |b| <= 1100. */
-static int floor_log10_pow2(int b) {
-    /* log10(2) * 2**32 rounded down; the error times 1100 is below 3e-7, far
-     * under the distance of b * log10(2) from the nearest integer for
-     * 0 < |b| <= 1100 (4.5e-4 at worst, at b = 196), so the floor is exact. */
-    const int64_t L = INT64_C(1292913986);
-    assert(-1100 <= b && b <= 1100);
-    int64_t p = (int64_t)b * L;
-    return (int)(p >= 0 ? p / (INT64_C(1) << 32) : -((-p + (INT64_C(1) << 32) - 1) >> 32));
+    return ff_nearest_double_slow(N, s);
 }
 
 /* (int)floor(log10(x)) with the C library's log10, for x = M * 2**E > 0. */
-static int floor_log10(double x, uint64_t M, int E) {
+static int ff_floor_log10(double x, uint64_t M, int E) {
     /* Only the floor of log10 matters.  The library's log10 is off by a few
      * units in the last place at most (glibc: under 2), so its floor is the
      * true floor(log10 x) unless x lies within a hair of a power of ten.
@@ -427,15 +381,15 @@ static int floor_log10(double x, uint64_t M, int E) {
      * only when x is within a relative 2**-30 of 10**(k+1) -- outside that
      * band log10 x is over 4e-10 from the integer k + 1, some 10**5 units in
      * the last place for |x| < 1e23 -- or when k + 1 is outside -22 .. 22,
-     * where the table ends (x below about 1e-23 or above 1e22).
+     * where that argument ends (x below about 1e-23 or above 1e22).
      * With 2**b <= x < 2**(b+1) and k = floor(b log10 2): 10**k <= 2**b <= x,
      * with log10 x >= k + 4.5e-4 unless b = 0 (and then x >= 1, log10 x >= 0);
      * and x < 2 * 10**(k+1) < 10**(k+2).  So the floor is k or k + 1, and
      * only 10**(k+1) needs a look.  Debug builds check against log10. */
     int b = ff_bit_length_u64(M) + E - 1;
-    int k = floor_log10_pow2(b), r;
-    if (FF_LIKELY(k + 1 >= -POW10_EXACT_MAX && k + 1 <= POW10_EXACT_MAX)) {
-        double t = POW10_NEAREST(k + 1); /* 10**(k+1) within 2**-53 relative */
+    int k = ff_floor_log10_pow2(b), r;
+    if (FF_LIKELY(k + 1 >= -FF_POW10_EXACT_MAX && k + 1 <= FF_POW10_EXACT_MAX)) {
+        double t = ff_pow10_f64(k + 1); /* 10**(k+1) within 2**-53 relative */
         if (x >= t * (1 + 0x1p-30)) r = k + 1;
         else if (x <= t * (1 - 0x1p-30)) r = k;
         else r = (int)floor(log10(x));
@@ -451,21 +405,24 @@ double ff_round_significant(double v, int digits) {
     if (v == 0) return v;
     double x = fabs(v);
     uint64_t M;
-    int E;
-    split(x, &M, &E);
+    int32_t E;
+    (void)ff_decode_f64(x, &M, &E);
     /* floor(log10 x) >= -324, so beyond 340 digits the shift exceeds 323
      * anyway; the clamp keeps the int arithmetic from overflowing. */
     if (digits > 400) digits = 400;
-    int s = digits - 1 - floor_log10(x, M, E);
+    int s = digits - 1 - ff_floor_log10(x, M, E);
     /* CPython's float round: beyond 323 places every double is its own
      * rounding; below -308 every double rounds to a zero of its sign
      * (unreachable from digits >= 1, kept for fidelity). */
     if (s > 323) return v;
     if (s < -308) return 0.0 * v;
-    return copysign(round_decimal(x, M, E, s), v);
+    return copysign(ff_round_decimal(x, M, E, s), v);
 }
 
-void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out) {
+/* The serial variant of ff_to_float, and the reference of the lane-parallel
+ * ones (ff_simd.h), which fall back to the two functions above per lane. */
+void ff_to_float_serial(const int64_t *num, const int64_t *den, size_t n, int digits,
+                        double *out) {
     assert(n == 0 || (num && den && out));
     if (digits > 0) {
         for (size_t i = 0; i < n; ++i)

@@ -1,4 +1,6 @@
-# C declarations of csrc/fastfrac.h, shared by the Cython modules.
+# The C declarations of csrc/fastfrac.h that src/fastfrac/_core.pyx uses, and
+# only those: the binding runs every batch through the threaded *_parallel
+# drivers, so the bare-named batch kernels are not declared here.
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "fastfrac.h" nogil:
@@ -11,38 +13,16 @@ cdef extern from "fastfrac.h" nogil:
     int64_t FF_MAX_DEN_I32
     int64_t FF_MAX_DEN_I64
 
-    void ff_shortest_f32(float x, uint64_t *digits, int32_t *exp10)
     void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10)
     void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10)
 
     void ff_max_denominator_f32(const float *x, size_t n, int p, int64_t cap, int64_t *out)
     void ff_max_denominator_f64(const double *x, size_t n, int p, int64_t cap, int64_t *out)
 
-    size_t ff_approximate_f32_i32(const float *x, size_t n, int p, ff_mode mode,
-                                  int32_t *num, int32_t *den)
-    size_t ff_approximate_f32_i64(const float *x, size_t n, int p, ff_mode mode,
-                                  int64_t *num, int64_t *den)
-    size_t ff_approximate_f64_i32(const double *x, size_t n, int p, ff_mode mode,
-                                  int32_t *num, int32_t *den)
-    size_t ff_approximate_f64_i64(const double *x, size_t n, int p, ff_mode mode,
-                                  int64_t *num, int64_t *den)
-
-    size_t ff_limit_f32_i32(const float *x, const int64_t *max_den, size_t n, ff_mode mode,
-                            int32_t *num, int32_t *den)
-    size_t ff_limit_f32_i64(const float *x, const int64_t *max_den, size_t n, ff_mode mode,
-                            int64_t *num, int64_t *den)
-    size_t ff_limit_f64_i32(const double *x, const int64_t *max_den, size_t n, ff_mode mode,
-                            int32_t *num, int32_t *den)
-    size_t ff_limit_f64_i64(const double *x, const int64_t *max_den, size_t n, ff_mode mode,
-                            int64_t *num, int64_t *den)
-
-    void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out)
-
     # instruction sets (ff_cpu.c, ff_dispatch.c)
+    # Used only as an index 0 .. FF_ISA_COUNT - 1 (ff_isa_name names each).
     ctypedef enum ff_isa:
-        FF_ISA_SERIAL
-        FF_ISA_AVX2
-        FF_ISA_AVX512
+        pass
     int FF_ISA_COUNT
     unsigned ff_isa_available()
     ff_isa ff_isa_selected()

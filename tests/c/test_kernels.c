@@ -2,8 +2,9 @@
  * test_kernels.c -- every SIMD variant against the serial reference.
  *
  * For each instruction set this CPU runs (ff_isa_available), every batch
- * kernel and to_float must return what the serial variant returns, element
- * for element and bit for bit, including the index of the first overflow.
+ * kernel and to_float (the bare ff_to_float and the threaded driver) must
+ * return what the serial variant returns, element for element and bit for
+ * bit, including the index of the first overflow.
  * Inputs: random weight-like values of several scales, log-uniform
  * magnitudes over each format's whole range, random bit patterns, and edge
  * families (zeros, subnormals, the largest floats, integers, halves, powers
@@ -323,6 +324,11 @@ static void test_to_float(ff_isa isa) {
                     CHECK(ff_to_float_parallel(num, den, n, digits, a, 3) == n, "refused");
                     CHECK(memcmp(a, b, n * sizeof *a) == 0, "threaded to_float differs");
                 }
+                /* The bare name dispatches like the other batch kernels. */
+                memset(a, 0x5a, sizeof a);
+                ff_to_float(num, den, n, digits, a);
+                CHECK(memcmp(a, b, n * sizeof *a) == 0, "%s ff_to_float differs from serial",
+                      ff_isa_name(isa));
             }
         }
     }
