@@ -28,7 +28,7 @@ ROOMS = [
               "fastfrac._types", "fastfrac._inputs", "fastfrac._bits", "fastfrac._tables",
               "fastfrac._errors", "fastfrac._precision"}),
     ("files", {"fastfrac._io"}),
-    ("models", {"fastfrac.keras", "fastfrac.tflite", "fastfrac.kline"}),
+    ("models", {"fastfrac.keras", "fastfrac.tflite", "fastfrac.kline", "fastfrac.search"}),
     ("apps", {"fastfrac.cli", "fastfrac.__main__", "fastfrac._apps"}),
 ]
 

@@ -5,6 +5,7 @@ Subcommands::
     fastfrac approximate IN -o OUT -p SPEC   rewrite a model file's weights
     fastfrac bench                           kernel vs Fraction speed on this machine
     fastfrac demo                            the seed experiment on built-in data
+    fastfrac search                          choose the K-line model's precision map
 
 Built on :mod:`argparse`: it is in the standard library (no dependency for
 a package whose runtime needs only NumPy, h5py and rich), has subcommands
@@ -123,6 +124,30 @@ examples:
   fastfrac demo
   fastfrac demo --epochs 3 --json table.json --plot close.png
   fastfrac demo --data seed/data.csv --weights seed/weights_npy
+"""
+
+
+_SEARCH_HELP = """\
+Choose the precision map of the seed experiment's K-line model for you.
+First every layer alone at every p (the sensitivity table), then a greedy
+search from "all left alone" toward fewer bits, one layer one step at a time
+(the step with most bits saved per MAE lost), keeping each step whose map
+stays within the budget; every candidate is evaluated.  One search per
+--tolerance, a fraction (0.01) or percentage (1%) of the original MAE.
+
+Honest tuning: maps are scored on validation windows carved from the
+training windows (10 %, seed 0); the maps found are then reported on the
+test windows the demo uses, beside the original, the research's hand map
+(conv1d=4,bidirectional=2,dense=2,dense_1=4) and TFLite float16/int8.  The
+best map is printed as a SPEC that 'fastfrac approximate -p' accepts.
+
+The model: with --data and --weights, the research's own files; otherwise
+the demo's built-in network.  Needs the demo's extras:
+  pip install "fastfrac[demo]"
+
+examples:
+  fastfrac search --data seed/data.csv --weights seed/weights_npy
+  fastfrac search --tolerance 0.5% --p 1 2 3 4 --json search.json --plot search.png
 """
 
 
@@ -266,7 +291,57 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also draw true against predicted close, original and approximated, "
                            f"over the last {_demo.PLOT_BARS} bars in time order (PNG)")
     demo.set_defaults(run=_run_demo)
+    _add_search(commands, common, formatter)
     return parser
+
+
+def _tolerance(text: str) -> float:
+    from fastfrac._apps.search import parse_tolerance
+
+    try:
+        return parse_tolerance(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_search(commands: Any, common: argparse.ArgumentParser, formatter: Any) -> None:
+    search = commands.add_parser(
+        "search", parents=[common], formatter_class=formatter,
+        help="choose the K-line model's precision map under an MAE budget",
+        description=_SEARCH_HELP,
+    )
+    search.add_argument("--data", metavar="CSV", type=Path,
+                        help="K-line bars (the research's data.csv); needs --weights")
+    search.add_argument("--weights", metavar="DIR", type=Path,
+                        help="the research's trained weights (layer-*-weight-*.npy)")
+    search.add_argument("--tolerance", type=_tolerance, nargs="+", default=None, metavar="T",
+                        help="MAE budgets, each a fraction or a percentage of the original "
+                             "validation MAE (default 0.1%% 1%%)")
+    search.add_argument("--p", type=int, nargs="+", default=list(range(0, 7)), metavar="P",
+                        choices=range(0, 19), help="precisions a layer may take (default 0..6)")
+    search.add_argument("--no-tflite", action="store_true",
+                        help="skip the TFLite float16/int8 comparison rows")
+    search.add_argument("--json", metavar="FILE", type=Path,
+                        help="also write the sensitivity table, every evaluated map, the fronts "
+                             "and the comparison as JSON")
+    search.add_argument("--plot", metavar="FILE.png", type=Path,
+                        help="also draw bits per weight against validation MAE (PNG)")
+    search.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    search.set_defaults(run=_run_search)
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from fastfrac._apps.search import DEFAULT_TOLERANCES, run_search
+
+    _must_exist(args.data, "--data")
+    _must_exist(args.weights, "--weights")
+    if args.data is not None and args.weights is None:
+        raise UserError("--data needs --weights (the search does not train on your data)")
+    text = run_search(args.data, args.weights, tolerances=args.tolerance or DEFAULT_TOLERANCES,
+                      ps=args.p, tflite=not args.no_tflite, json_path=args.json, plot=args.plot,
+                      progress=not args.quiet)
+    print(text)
+    return 0
 
 
 def _must_exist(path: Path | None, what: str) -> None:

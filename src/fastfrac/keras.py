@@ -25,14 +25,14 @@ from __future__ import annotations
 import os
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from fastfrac._bits import combine_rows, fraction_bits, max_errors
 from fastfrac._inputs import check_mode
-from fastfrac._io.container import FractionWeights, Tensor, decode, read, write
+from fastfrac._io.container import FractionWeights, Tensor, approximate_tensor, read, write
 from fastfrac._precision import Digits, digits_for, resolve_precision
 from fastfrac._tables import (
     QUALITY_COLUMNS,
@@ -41,17 +41,17 @@ from fastfrac._tables import (
     format_table,
     format_value,
 )
-from fastfrac._types import Fractions
-from fastfrac.approximation import approximate
 
 __all__ = [
     "ApproximationReport",
     "FractionWeights",
     "approximate_model",
     "digits_for",
+    "layer_groups",
     "load_fractions",
     "resolve_precision",
     "save_fractions",
+    "search_precision",
     "tensor_names",
 ]
 
@@ -194,20 +194,6 @@ def tensor_names(layer: Any) -> list[str]:
     return names
 
 
-def _approximate_array(
-    w: np.ndarray, p: int, digits: int | None, mode: str
-) -> tuple[Fractions, np.ndarray, float]:
-    """(fractions, new values in w's float type, kernel seconds) for one weight array."""
-    # int64 output with its bound (up to 2**63 - 1) is the seed's unclamped
-    # int(10**p / |x|) for every |x| above about 10**p / 9.2e18; int32's clamp
-    # at 2**31 - 1 changes a few tiny weights (one in the seed model).  Measured
-    # on the seed model, int64 costs no more kernel time than int32.
-    start = time.perf_counter()
-    fractions = approximate(w, p, mode=mode, dtype=np.int64)  # type: ignore[arg-type]
-    values = decode(fractions, digits, w.dtype)
-    return fractions, values, time.perf_counter() - start
-
-
 def approximate_model(
     model: Any,
     precision: int | Mapping[str, int | None],
@@ -297,9 +283,9 @@ def approximate_model(
             if p is None or w.dtype.kind != "f":
                 tensor, seconds = Tensor(key, w, layer=layer.name), 0.0
             else:
-                n_digits = layer_digits[layer.name]
-                fractions, values, seconds = _approximate_array(w, p, n_digits, mode)
-                tensor = Tensor(key, values, fractions, p, n_digits, layer.name)
+                start = time.perf_counter()
+                tensor = approximate_tensor(key, w, p, layer_digits[layer.name], mode, layer.name)
+                seconds = time.perf_counter() - start
             new_arrays.append(tensor.values)
             tensors.append(tensor)
             rows.append(tensor_row(tensor, w, seconds))
@@ -370,3 +356,65 @@ def load_fractions(path: str | os.PathLike[str]) -> FractionWeights:
     >>> weights.set_weights(keras.models.clone_model(model))  # doctest: +SKIP
     """
     return read(path)
+
+
+def layer_groups(model: Any) -> dict[str, list[str]]:
+    """One search group per top-level layer with weights: ``{layer: ["<layer>/*"]}``.
+
+    BatchNormalization layers are groups like any other (the research's hand
+    map leaves them alone; a search may not).
+    """
+    return {layer.name: [f"{layer.name}/*"] for layer in model.layers if layer.weights}
+
+
+def search_precision(
+    model: Any,
+    evaluate_model: Callable[[Any], float],
+    *,
+    tolerance: float,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    **options: Any,
+) -> Any:
+    """:func:`fastfrac.search.search_precision` on a Keras model's weights.
+
+    The tensors are the model's weights named ``<layer>/<weight path>``
+    (:func:`tensor_names`); ``groups`` defaults to :func:`layer_groups`, one
+    per layer.  ``evaluate_model`` takes a model of the same architecture
+    carrying a candidate map's weights (one clone, reused: do not keep it) and
+    returns the metric.  Every other keyword goes to
+    :func:`fastfrac.search.search_precision` (``relative``,
+    ``higher_is_better``, ``ps``, ``digits``, ``mode``, ``container``,
+    ``progress``).  The best map's ``spec()`` names layers, so it is a SPEC
+    for ``fastfrac approximate`` on the model's .keras file and a
+    ``precision`` mapping for :func:`approximate_model` alike.
+
+    Examples
+    --------
+    >>> result = search_precision(model, lambda m: mae(m), tolerance=0.01)  # doctest: +SKIP
+    >>> print(result.best.spec())  # doctest: +SKIP
+    conv1d=4,bidirectional=2,dense=1,dense_1=3
+    """
+    import keras  # deferred: TensorFlow loads only when a model is searched
+
+    from fastfrac import search
+
+    layers = [layer for layer in model.layers if layer.weights]
+    keys = {layer.name: [f"{layer.name}/{n}" for n in tensor_names(layer)] for layer in layers}
+    weights = {
+        key: w for layer in layers for key, w in zip(keys[layer.name], layer.get_weights())
+    }
+    if groups is None:
+        groups = layer_groups(model)
+        spec_keys = {name: [name] for name in groups}
+    else:
+        spec_keys = None
+    clone = keras.models.clone_model(model)
+
+    def evaluate(arrays: dict[str, np.ndarray]) -> float:
+        for layer in layers:
+            clone.get_layer(layer.name).set_weights([arrays[k] for k in keys[layer.name]])
+        return float(evaluate_model(clone))
+
+    return search.search_precision(
+        weights, evaluate, groups=groups, tolerance=tolerance, spec_keys=spec_keys, **options
+    )

@@ -338,3 +338,28 @@ def run_demo(
             }
             json_tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return f"{_header(data_info, model_info, prepared)}\n{comparison}\n{TIMED_ROW}: {timing}"
+
+
+# ---- what fastfrac search shares with the demo --------------------------------
+
+import_task = _import_task
+load_data = _load_data
+user_errors = _user_errors
+
+
+def load_model(
+    kline: Any, prepared: Any, weights: str | os.PathLike[str] | None, say: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The demo's network: the research's weights when given, else the built-in one.
+
+    Returns the model and a description (``summary`` is one line for a report).
+    """
+    if weights is not None:
+        with _user_errors():
+            model = kline.load_seed_weights(kline.build_model(), weights)
+        return model, {"weights": str(weights), "summary": f"the research's weights from {weights}"}
+    say(f"training the network for {DEFAULT_EPOCHS} epochs (seed {DEFAULT_SEED})")
+    with _Progress(False) as quiet:
+        model, info = _trained(kline, prepared, DEFAULT_EPOCHS, DEFAULT_SEED, quiet)
+    summary = f"trained here for {DEFAULT_EPOCHS} epochs (seed {DEFAULT_SEED})"
+    return model, {**info, "summary": summary}

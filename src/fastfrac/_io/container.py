@@ -56,7 +56,7 @@ from typing import IO, Any
 import numpy as np
 
 from fastfrac._types import Fractions
-from fastfrac.approximation import to_float
+from fastfrac.approximation import approximate, to_float
 
 __all__ = [
     "FORMAT",
@@ -66,6 +66,7 @@ __all__ = [
     "FractionWeights",
     "Tensor",
     "TensorSink",
+    "approximate_tensor",
     "decode",
     "read",
     "smallest_int_dtype",
@@ -200,6 +201,31 @@ class FractionWeights:
         for layer_name, arrays in by_layer.items():
             model.get_layer(layer_name).set_weights(arrays)
         return model
+
+
+def approximate_tensor(
+    name: str,
+    values: np.ndarray,
+    p: int,
+    digits: int | None,
+    mode: str = "decimal",
+    layer: str | None = None,
+) -> Tensor:
+    """One weight array approximated with precision ``p``, as a model would hold it.
+
+    int64 fractions, so the bound is the seed's unclamped ``10**p / |x|``
+    (int32's clamp at 2**31 - 1 changes a few tiny weights; measured on the
+    seed model, int64 costs no more kernel time), decoded by :func:`decode`
+    into the array's own float type.  The one definition the Keras API and
+    the precision search share.
+
+    >>> t = approximate_tensor("w", np.float32([3.14159274, -0.5]), 2, 4)
+    >>> t.values, t.fractions.num
+    (array([ 3.143, -0.5  ], dtype=float32), array([22, -1]))
+    """
+    arr = np.asarray(values)
+    fractions = approximate(arr, p, mode=mode, dtype=np.int64)  # type: ignore[arg-type]
+    return Tensor(name, decode(fractions, digits, arr.dtype), fractions, p, digits, layer)
 
 
 class _Spill:
