@@ -90,8 +90,10 @@ def approximate(
     Parameters
     ----------
     x : array_like
-        float32 or float64 array of any shape and layout; lists and Python
-        numbers are converted to float64.  Must be finite.
+        Taken as ``numpy.asarray(x)``: a float32 or float64 dtype is kept
+        whatever holds it (ndarray, memoryview, ``array.array``, an object
+        with ``__array__``, a list of NumPy floats); Python numbers and lists
+        of them become float64.  Any shape and layout; must be finite.
     p : int
         Precision, 0..9 for int32 output, 0..18 for int64.
     mode : {"decimal", "exact"}
@@ -114,11 +116,13 @@ def approximate(
     Raises
     ------
     TypeError
-        x is not a float32/float64 array (integer, bool, complex, float16...)
-        or dtype is not int32/int64.
+        x is not a float32/float64 array (integer, bool, complex, float16...),
+        holds None, strings, bytes or bools, is a masked array (use
+        ``.filled()`` or ``.compressed()``), or dtype is not int32/int64.
     ValueError
-        x has NaN or infinity, p is out of range, or a numerator does not fit
-        dtype (the message names the first such index).
+        x has NaN or infinity or a Python number beyond float64's range, p is
+        out of range, or a numerator does not fit dtype (the message names the
+        first such value, printed in its own type, and its index).
 
     Examples
     --------
