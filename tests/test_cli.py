@@ -702,3 +702,32 @@ def test_demo_reproduces_the_seed_table(seed_dir, tmp_path) -> None:
     assert report["model"]["weights"] == str(seed_dir) and "epochs" not in report["model"]
     assert report["reference"]["identical"] is True and report["reference"]["values"] == 93_124
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- a bad FASTFRAC_ISA ---------------------------------------------------------------
+
+
+def run_with(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fastfrac", *map(str, args)],
+                          capture_output=True, text=True, env={**ENV, **env}, timeout=600)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["approximate", "--help"], ["bench", "--help"],
+                                  ["demo", "--help"], ["--version"], []])
+def test_bad_isa_setting_leaves_help_working(argv) -> None:
+    out = run_with({"FASTFRAC_ISA": "neon"}, *argv)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert "usage: fastfrac" in out.stdout or out.stdout.startswith("fastfrac ")
+
+
+@pytest.mark.parametrize("command", ["approximate", "bench", "demo"])
+def test_bad_isa_setting_is_a_one_line_error(command, tmp_path) -> None:
+    np.savez(tmp_path / "in.npz", w=np.float32([0.5, 0.25]))
+    argv = {"approximate": ["approximate", tmp_path / "in.npz", "-o", tmp_path / "o.npz", "-p", "2"],
+            "bench": ["bench", "--size", "1000", "--sample", "10"],
+            "demo": ["demo"]}[command]
+    out = run_with({"FASTFRAC_ISA": "neon"}, *argv)
+    assert out.returncode == 1
+    assert out.stderr == (f"fastfrac {command}: error: FASTFRAC_ISA=neon: unknown instruction set "
+                          "'neon'; choose from ['serial', 'avx2', 'avx512']\n")
+    assert not (tmp_path / "o.npz").exists()

@@ -292,6 +292,9 @@ def run_demo(
     if weights is not None and epochs is not None:
         raise UserError("--epochs trains the network here; it does not go with --weights")
     data = None if data is None else Path(data)
+    import fastfrac
+
+    fastfrac.selected_isa()  # a bad FASTFRAC_ISA fails now, not after loading TensorFlow
     with AtomicOutputs() as outputs, _Progress(progress) as show:
         # Claim the outputs first: an unwritable path fails before minutes of work.
         json_tmp = outputs.path_for(json_path) if json_path is not None else None
