@@ -723,7 +723,8 @@ def test_bad_isa_setting_leaves_help_working(argv) -> None:
 @pytest.mark.parametrize("command", ["approximate", "bench", "demo"])
 def test_bad_isa_setting_is_a_one_line_error(command, tmp_path) -> None:
     np.savez(tmp_path / "in.npz", w=np.float32([0.5, 0.25]))
-    argv = {"approximate": ["approximate", tmp_path / "in.npz", "-o", tmp_path / "o.npz", "-p", "2"],
+    argv = {"approximate": ["approximate", tmp_path / "in.npz", "-o", tmp_path / "o.npz", "-p", "2",
+                            "--progress", "none"],
             "bench": ["bench", "--size", "1000", "--sample", "10"],
             "demo": ["demo"]}[command]
     out = run_with({"FASTFRAC_ISA": "neon"}, *argv)
