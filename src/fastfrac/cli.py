@@ -72,8 +72,10 @@ SPEC, a comma-separated list of items:
   layer's two LSTMs included); optimizer state is never changed.
 
 what is approximated: float32 and float64 tensors.  Integer tensors are
-copied exactly; float16 and bfloat16 are copied unchanged (not supported
-yet) and the report says so.  Weights must be finite.
+copied exactly.  A tensor of another float type (float16 and bfloat16, not
+supported yet; float8...) is copied unchanged, and the report says why, when
+only a glob or the bare P reaches it; a SPEC item naming it (or its layer)
+exactly is an error.  Weights must be finite.
 
 examples:
   fastfrac approximate model.keras -o small.keras -p conv1d=4,bidirectional=2,dense=2,dense_1=4

@@ -40,6 +40,26 @@ __all__ = ["approximate_file", "summary"]
 _TABLE_ROWS = 40  # longer reports are summarised; --json has every row
 
 
+# Copied exactly, as they should be: not a type waiting for support.
+_EXACT_COPIES = ("integer tensor", "boolean tensor")
+
+
+def _refuse_named_unsupported(tensors: list[TensorInfo], spec: Spec, noun: str) -> None:
+    """UserError when SPEC names a tensor (or layer) exactly that holds a type fastfrac cannot approximate.
+
+    A glob or the bare P reaching such a tensor only copies it (the report
+    says why); an exact name asked for it, so skipping it would be a lie.
+    """
+    for tensor in tensors:
+        if (tensor.reason is not None and tensor.reason not in _EXACT_COPIES
+                and tensor.unit is not None and spec.rules.get(str(tensor.unit)) is not None):
+            what = tensor.name if noun == "tensor" else f"{tensor.unit} ({tensor.name})"
+            raise UserError(
+                f"SPEC names {noun} {tensor.unit} but {what} cannot be approximated: "
+                f"{tensor.reason}; write {tensor.unit}=- to copy it"
+            )
+
+
 def _copied_row(tensor: TensorInfo, reason: str) -> dict[str, Any]:
     return {
         "name": tensor.name,
@@ -113,6 +133,7 @@ def approximate_file(
 
         units = list(dict.fromkeys(t.unit for t in model.tensors if t.unit is not None))
         chosen = spec.resolve(units, fmt.noun)
+        _refuse_named_unsupported(model.tensors, spec, fmt.noun)
         todo = {
             t.name: chosen[t.unit]
             for t in model.tensors
