@@ -244,7 +244,7 @@ def test_keras2_weights_file_in_chunks(tmp_path) -> None:
 
 # -- safetensors ----------------------------------------------------------------------
 
-ST_SPEC = "layer.*=2,*.w=3,layer.0.b=5,half=4,1"
+ST_SPEC = "layer.*=2,*.w=3,layer.0.b=5,hal[f]=4,1"  # a glob reaches the float16 tensor
 # exact name > first matching glob (layer.* before *.w) > bare P; float16/int/bool copied.
 ST_P = {"embed.weight": 1, "layer.0.w": 2, "layer.0.b": 5, "layer.1.w": 2, "head.w": 3}
 
@@ -702,3 +702,67 @@ def test_demo_reproduces_the_seed_table(seed_dir, tmp_path) -> None:
     assert report["model"]["weights"] == str(seed_dir) and "epochs" not in report["model"]
     assert report["reference"]["identical"] is True and report["reference"]["values"] == 93_124
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- a bad FASTFRAC_ISA ---------------------------------------------------------------
+
+
+def run_with(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fastfrac", *map(str, args)],
+                          capture_output=True, text=True, env={**ENV, **env}, timeout=600)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["approximate", "--help"], ["bench", "--help"],
+                                  ["demo", "--help"], ["--version"], []])
+def test_bad_isa_setting_leaves_help_working(argv) -> None:
+    out = run_with({"FASTFRAC_ISA": "neon"}, *argv)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert "usage: fastfrac" in out.stdout or out.stdout.startswith("fastfrac ")
+
+
+@pytest.mark.parametrize("command", ["approximate", "bench", "demo"])
+def test_bad_isa_setting_is_a_one_line_error(command, tmp_path) -> None:
+    np.savez(tmp_path / "in.npz", w=np.float32([0.5, 0.25]))
+    argv = {"approximate": ["approximate", tmp_path / "in.npz", "-o", tmp_path / "o.npz", "-p", "2",
+                            "--progress", "none"],
+            "bench": ["bench", "--size", "1000", "--sample", "10"],
+            "demo": ["demo"]}[command]
+    out = run_with({"FASTFRAC_ISA": "neon"}, *argv)
+    assert out.returncode == 1
+    assert out.stderr == (f"fastfrac {command}: error: FASTFRAC_ISA=neon: unknown instruction set "
+                          "'neon'; choose from ['serial', 'avx2', 'avx512']\n")
+    assert not (tmp_path / "o.npz").exists()
+
+
+# -- a type fastfrac cannot approximate, named exactly ---------------------------------
+
+
+@pytest.mark.parametrize("dtype, spelled, reason", [
+    ("F16", "half", "float16 is not approximated yet"),
+    ("BF16", "half", "bfloat16 is not approximated yet"),
+    ("F8_E4M3", "half", "F8_E4M3 is not a float32/float64 type"),
+])
+def test_unsupported_type_named_exactly_is_an_error(tmp_path, dtype, spelled, reason) -> None:
+    w = np.float32([0.1, 0.2])
+    size = {"F16": 2, "BF16": 2, "F8_E4M3": 1}[dtype]
+    write_safetensors(tmp_path / "in.safetensors",
+                      [(spelled, dtype, [4], bytes(4 * size)), ("w", "F32", [2], w.tobytes())])
+    out = run("approximate", tmp_path / "in.safetensors", "-o", tmp_path / "out.safetensors",
+              "-p", f"{spelled}=3,2", "--progress", "none")
+    assert out.returncode == 1
+    assert out.stderr == (f"fastfrac approximate: error: SPEC names tensor {spelled} but "
+                          f"{spelled} cannot be approximated: {reason}; write {spelled}=- to "
+                          "copy it\n")
+    assert not (tmp_path / "out.safetensors").exists()
+    # Reached by a glob or the bare P only, it is copied and the report says why.
+    for spec in ("h*=3,2", "2"):
+        ok("approximate", tmp_path / "in.safetensors", "-o", tmp_path / "out.safetensors",
+           "-p", spec, "--json", tmp_path / "r.json", "-q")
+        assert report_rows(tmp_path / "r.json")[spelled]["copied"] == reason
+
+
+def test_unsupported_layer_named_exactly_is_an_error(keras_files, tmp_path) -> None:
+    out = run("approximate", keras_files / "model.keras", "-o", tmp_path / "o.keras",
+              "-p", "half=3", "--progress", "none")
+    assert out.returncode == 1 and "SPEC names layer half but half (" in out.stderr
+    assert "float16 is not approximated yet; write half=- to copy it" in out.stderr

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,12 +33,25 @@ KEYS = {"name", "mae", "mse", "direction_accuracy", "window_direction_accuracy",
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+# TensorFlow's and TFLite's own log lines (absl, oneDNN, the CPU feature guard, XNNPACK).
+TF_LOG = re.compile(r"oneDNN|absl|cpu_feature_guard|XNNPACK|TensorFlow Lite|^[IWEF]\d{4} ", re.M)
+
+
 def run_demo(*args: object) -> subprocess.CompletedProcess[str]:
-    """``python -m fastfrac demo ARGS``."""
+    """``python -m fastfrac demo ARGS``, with no log setting of ours in the environment."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run(
         [sys.executable, "-m", "fastfrac", "demo", *map(str, args)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env=env,
     )
+
+
+def table_lines(text: str) -> list[str]:
+    """The comparison table: its header line and the seven rows."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("run  "))
+    return lines[start:start + 1 + len(kline.ROW_NAMES)]
 
 
 # -- the default demo, end to end --------------------------------------------------------
@@ -44,10 +59,38 @@ def run_demo(*args: object) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """One default run (one epoch, to keep it short) with --json and --plot."""
+    """One default run (the shipped weights) with --json and --plot."""
     out = tmp_path_factory.mktemp("demo")
-    result = run_demo("--epochs", "1", "--json", out / "table.json", "--plot", out / "close.png")
+    result = run_demo("--json", out / "table.json", "--plot", out / "close.png")
     return result, out
+
+
+@pytest.mark.slow
+def test_default_demo_prints_the_readme_table(default_run) -> None:
+    """The shipped weights' figures, to the table's 6 significant digits, are the README's."""
+    result, _ = default_run
+    assert result.returncode == 0, result.stderr
+    readme = README.read_text(encoding="utf-8")
+    block = readme.split("```text\n", 1)[1].split("```", 1)[0]
+    assert table_lines(result.stdout) == table_lines(block)
+    header = [line for line in result.stdout.splitlines() if line.startswith(("data:", "model:"))]
+    assert header == [line for line in block.splitlines() if line.startswith(("data:", "model:"))]
+
+
+@pytest.mark.slow
+def test_default_demo_keeps_tensorflow_logs_off_stderr(default_run) -> None:
+    result, _ = default_run
+    assert result.returncode == 0, result.stderr
+    assert not TF_LOG.search(result.stderr), result.stderr
+
+
+@pytest.mark.slow
+def test_default_demo_progress_is_plain_lines_without_a_terminal(default_run) -> None:
+    result, _ = default_run
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith("fastfrac demo: ") for line in lines), result.stderr
+    assert "fastfrac demo: converting to TFLite and measuring: int8: done in " in result.stderr
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr  # no live-bar control codes
 
 
 @pytest.mark.slow
@@ -93,14 +136,46 @@ def test_default_demo_reports_timing_data_and_model(default_run) -> None:
     assert report["data"]["source"] == "pmdarima.datasets.load_msft()"
     assert report["data"]["rows"] == 7983 and report["data"]["test_windows"] == 1593
     model = report["model"]
-    assert model["weights"] == "trained here" and model["epochs"] == 1 and model["seed"] == 0
+    assert model["weights"] == "shipped with fastfrac" and model["epochs"] == 10
+    assert model["seed"] == 0
     assert model["parameters"] == PARAMETERS and model["final_loss"] > 0
     # The table on stdout is the JSON's, with the timing line under it.
     text = result.stdout
     assert all(name in text for name in kline.ROW_NAMES)
-    assert f"{report['rows'][0]['mae']:.10f}" in text
+    assert f"{report['rows'][0]['mae']:#.6g}" in text
     assert "pure-Python reference (fractions.Fraction)" in text and "identical" in text
-    assert "trained here for 1 epoch " in text
+    assert "weights shipped with fastfrac (trained once on these bars for 10 epochs" in text
+
+
+@pytest.mark.slow
+def test_train_retrains_here(tmp_path) -> None:
+    result = run_demo("--train", "--epochs", "1", "--progress", "none", "--json",
+                      tmp_path / "t.json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    model = json.loads((tmp_path / "t.json").read_text())["model"]
+    assert model["weights"] == "trained here" and model["epochs"] == 1 and model["seed"] == 0
+    assert "trained here for 1 epoch (seed 0, final training loss" in result.stdout
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "2"], ["--seed", "3"]])
+def test_training_options_need_train(argv) -> None:
+    result = run_demo(*argv)
+    assert result.returncode == 1
+    assert result.stderr == ("fastfrac demo: error: --epochs and --seed apply when the network "
+                             "is trained here: add --train\n")
+
+
+def test_shipped_weights_are_the_networks() -> None:
+    from fastfrac._apps.demo import SHIPPED_WEIGHTS
+
+    with np.load(SHIPPED_WEIGHTS, allow_pickle=False) as stored:
+        training = json.loads(str(stored["__training__"]))
+        sizes = {k: stored[k].size for k in stored.files if k != "__training__"}
+    assert training["epochs"] == 10 and training["seed"] == 0
+    assert training["data"] == kline.BUILTIN_SOURCE
+    assert sum(sizes.values()) == PARAMETERS
+    assert {w.path for w in kline.build_model().weights} == set(sizes)
 
 
 @pytest.mark.slow

@@ -473,3 +473,118 @@ def test_int64_numerator_edge():
     assert int(num[0]) == -(2**63) and int(den[0]) == 1
     with pytest.raises(ValueError, match=re.escape("at index (0,)")):
         fastfrac.approximate(np.float64([2.0**63]), 0, mode="exact", dtype=np.int64)
+
+
+# ---- the input rule: numpy.asarray(x), float dtype kept whatever the container ---------
+
+
+class _ArrayOwner:
+    """A minimal non-NumPy array type (as Dask or xarray are): only __array__."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._values = values
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self._values if dtype is None else self._values.astype(dtype)
+
+
+def containers(values: np.ndarray) -> dict[str, object]:
+    import array
+
+    code = "f" if values.dtype == np.float32 else "d"
+    return {
+        "memoryview": memoryview(values),
+        "array.array": array.array(code, values.tolist()),
+        "__array__": _ArrayOwner(values),
+        "list-of-numpy-floats": list(values),
+    }
+
+
+@ftypes
+@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("container", ["memoryview", "array.array", "__array__",
+                                       "list-of-numpy-floats"])
+def test_input_rule_keeps_the_float_type_of_any_container(ftype, name, container):
+    values = ftype([0.1, -0.7, 1 / 3, 2.5e-5])
+    got = call(name, containers(values)[container])
+    want = call(name, values)
+    pairs = [(got, want)] if name == "max_denominator" else list(zip(got, want))
+    for g, w in pairs:
+        np.testing.assert_array_equal(g, w)
+    if name == "approximate":
+        # float32 0.1 is 1/10 in decimal mode, as for the ndarray (not 13421773/134217728).
+        assert (int(got.num[0]), int(got.den[0])) == (1, 10)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize(
+    "bad, word",
+    [(None, "None"), ([None, 0.5], "None"), ("0.5", "str"), (["0.5"], "str"), (b"1", "bytes"),
+     ([b"1"], "bytes"), (True, "bools"), ([True, False], "bools"), ([1.5, True], "bools"),
+     (np.array([True]), "bools"), (np.bool_(False), "bools"), (np.array(["0.5"]), "strings")],
+    ids=["None", "None-list", "str", "str-list", "bytes", "bytes-list", "bool", "bool-list",
+         "bool-in-list", "bool-array", "bool-scalar", "str-array"],
+)
+def test_input_rule_rejects_none_text_and_bools(name, bad, word):
+    with pytest.raises(TypeError, match=rf"^x must be numbers, not {word}$"):
+        call(name, bad)
+    with pytest.raises(TypeError, match=word):
+        getattr(reference_module(), name)(bad, *([3] if name != "limit_denominator" else [1000]))
+
+
+def reference_module():
+    from fastfrac import reference
+
+    return reference
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("bad", [10**400, [0.5, -(10**309)], [[1.0], [2**1100]]],
+                         ids=["scalar", "list", "nested"])
+def test_input_rule_python_numbers_beyond_float64_are_a_value_error(name, bad):
+    with pytest.raises(ValueError, match=r"^x has a value outside float64's range: -?1\d*\.\.\.\d+ "
+                                         r"\(\d+ digits\)$"):
+        call(name, bad)
+
+
+def test_input_rule_python_ints_beyond_int64_are_float64():
+    with pytest.raises(ValueError, match=r"element 1\.1805916207174113e\+21 .* does not fit int64"):
+        fastfrac.approximate([2**70], 0, dtype=np.int64)  # a float64 value, too big a numerator
+    assert fastfrac.max_denominator([2**70, 1], 2).tolist() == [1, 100]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_input_rule_masked_arrays_are_refused(name):
+    masked = np.ma.masked_array(np.float32([0.5, 2.0]), mask=[False, True])
+    with pytest.raises(TypeError, match=r"masked array.*\.filled\(value\) or x\.compressed\(\)"):
+        call(name, masked)
+    call(name, masked.compressed())  # the advice works
+
+
+def test_input_rule_messages_print_values_in_their_own_type():
+    big = memoryview(np.float32([0.5, 3e10]))
+    with pytest.raises(ValueError, match=r"the element 3e\+10 at index \(1,\)"):
+        fastfrac.approximate(big, 9)
+    with pytest.raises(ValueError, match=r"the element 3e\+10 at index \(1,\)"):
+        fastfrac.limit_denominator(big, 2**31 - 1)
+    with pytest.raises(ValueError, match=r"the first is nan at index \(0,\)"):
+        fastfrac.approximate([np.float32("nan")], 2)
+
+
+def test_input_rule_half_types_keep_their_hint_from_any_container():
+    for x in (np.float16([0.5]), [np.float16(0.5)], memoryview(np.float16([0.5]))):
+        with pytest.raises(TypeError, match="float16 and bfloat16 are not supported yet"):
+            fastfrac.approximate(x, 2)
+
+
+def test_input_rule_reference_takes_the_same_inputs():
+    from fastfrac import reference
+
+    values = np.float32([0.1, -0.7, 1 / 3])
+    for x in containers(values).values():
+        want = fastfrac.approximate(values, 4)
+        got = reference.approximate(x, 4)
+        np.testing.assert_array_equal(got.num, want.num)
+        np.testing.assert_array_equal(got.den, want.den)
+    with pytest.raises(TypeError, match="masked array"):
+        reference.approximate(np.ma.masked_array([0.5]), 2)

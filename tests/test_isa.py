@@ -130,16 +130,41 @@ def test_environment_forces_a_path(name: str) -> None:
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == name
     else:
+        # The import succeeds; the first use of a kernel says why it cannot run.
+        code = "import fastfrac; fastfrac.approximate([0.5], 2)"
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True)
         assert out.returncode != 0
-        assert "ImportError" in out.stderr and "cannot run" in out.stderr
+        assert f"SettingError: FASTFRAC_ISA={name}: this CPU cannot run" in out.stderr
 
 
-def test_environment_rejects_unknown_names() -> None:
+BAD_ISA_CALLS = {
+    "approximate": "fastfrac.approximate([0.5], 2)",
+    "limit_denominator": "fastfrac.limit_denominator([0.5], 3)",
+    "max_denominator": "fastfrac.max_denominator([0.5], 3)",
+    "to_float": "fastfrac.to_float([1], [2])",
+    "selected_isa": "fastfrac.selected_isa()",
+}
+
+
+@pytest.mark.parametrize("call", list(BAD_ISA_CALLS))
+def test_bad_isa_setting_is_checked_when_a_kernel_is_needed(call: str) -> None:
+    code = (
+        "import fastfrac\n"
+        "print(fastfrac.available_isas()[-1], fastfrac.openmp_enabled() in (True, False))\n"
+        "try:\n"
+        f"    {BAD_ISA_CALLS[call]}\n"
+        "except RuntimeError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
     env = dict(os.environ, FASTFRAC_ISA="neon")
-    out = subprocess.run([sys.executable, "-c", "import fastfrac"], env=env,
-                         capture_output=True, text=True)
-    assert out.returncode != 0
-    assert "ImportError: FASTFRAC_ISA=neon: unknown instruction set 'neon'" in out.stderr
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "serial True",
+        f"SettingError FASTFRAC_ISA=neon: unknown instruction set 'neon'; choose from "
+        f"{['serial', 'avx2', 'avx512']}",
+    ]
 
 
 def test_force_isa_rejects_unknown_and_unavailable() -> None:

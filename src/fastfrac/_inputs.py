@@ -36,28 +36,109 @@ def where(shape: tuple[int, ...], flat_index: int) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat_index, shape)) if shape else ()
 
 
+_HALF_HINT = " (float16 and bfloat16 are not supported yet; convert with .astype(numpy.float32))"
+
+
+def _is_array_like(x: Any) -> bool:
+    """Whether numpy.asarray(x) takes x's own dtype rather than guessing one from Python values."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return True
+    if any(hasattr(x, attr) for attr in ("__array__", "__array_interface__", "__array_struct__")):
+        return True
+    if isinstance(x, (str, bytes, bytearray)):
+        return False
+    try:
+        memoryview(x)  # the buffer protocol: memoryview, array.array, ...
+    except TypeError:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: in its own type, and short even for a huge int."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
+
+
+def _kept_float(arr: np.ndarray, name: str) -> np.ndarray:
+    """arr if it has a supported float dtype (in native byte order); TypeError otherwise."""
+    if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in _FLOAT_TYPES:
+        return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be numbers, not bools")
+    if arr.dtype.kind in "US":
+        raise TypeError(f"{name} must be numbers, not {'strings' if arr.dtype.kind == 'U' else 'bytes'}")
+    hint = _HALF_HINT if arr.dtype.kind == "f" or "bfloat16" in str(arr.dtype) else ""
+    raise TypeError(f"{name} must be a float32 or float64 array, not {arr.dtype}{hint}")
+
+
+def _from_python(x: Any, name: str) -> np.ndarray:
+    """Python numbers (a scalar or nested lists) as float64; NumPy floats alone keep their type."""
+    try:
+        items = np.asarray(x, dtype=object)
+    except ValueError as exc:  # ragged nesting
+        raise TypeError(f"{name} must be numbers in a rectangular nesting: {exc}") from None
+    values = items.reshape(-1)
+    kinds = set(map(type, values))
+    for kind in kinds:
+        # bool is an int to Python and NumPy; here it is almost surely a mask by mistake.
+        if issubclass(kind, (bool, np.bool_)):
+            raise TypeError(f"{name} must be numbers, not bools")
+        if kind is type(None):
+            raise TypeError(f"{name} must be numbers, not None")
+        if issubclass(kind, (str, bytes, bytearray)):
+            raise TypeError(f"{name} must be numbers, not {kind.__name__}")
+        if issubclass(kind, (list, tuple)):
+            raise TypeError(f"{name} must be numbers in a rectangular nesting (lists of one length)")
+    if kinds and all(issubclass(k, np.floating) for k in kinds):
+        # Every element a NumPy float: NumPy's promotion picks their common type.
+        return _kept_float(np.asarray(x), name)
+    try:
+        return items.astype(np.float64)
+    except OverflowError:
+        for value in values:
+            try:
+                float(value)
+            except OverflowError:
+                raise ValueError(f"{name} has a value outside float64's range: {_shown(value)}") from None
+        raise
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be real numbers convertible to float64: {exc}") from None
+
+
 def as_floats(x: Any, name: str = "x") -> np.ndarray:
     """x as a float32 or float64 array in native byte order (not yet flattened).
 
-    NumPy arrays and scalars keep their float type and must be float32 or
-    float64; anything else (lists, Python numbers) is converted to float64.
+    The rule: x is taken as ``numpy.asarray(x)``.  Whatever holds the values
+    (an ndarray, a NumPy scalar, a memoryview or ``array.array``, an object
+    with ``__array__``, a list of NumPy floats), a float32 or float64 dtype
+    is kept, and any other dtype is a TypeError.  Python numbers (a scalar or
+    lists of them) become float64.  None, strings, bytes and bools are a
+    TypeError, Python numbers beyond float64's range a ValueError naming the
+    value, and a masked array a TypeError (its mask would be ignored).
+
+    >>> import array
+    >>> as_floats(array.array("f", [0.1, 0.5])).dtype
+    dtype('float32')
+    >>> as_floats([1, 0.5]).dtype
+    dtype('float64')
+    >>> as_floats([True, False])
+    Traceback (most recent call last):
+    ...
+    TypeError: x must be numbers, not bools
+    >>> as_floats([10**400])
+    Traceback (most recent call last):
+    ...
+    ValueError: x has a value outside float64's range: 100000000000...000000 (401 digits)
     """
-    if isinstance(x, (np.ndarray, np.generic)):
-        arr = np.asarray(x)
-        if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in _FLOAT_TYPES:
-            return arr.astype(arr.dtype.newbyteorder("="), copy=False)
-        hint = (
-            " (float16 and bfloat16 are not supported yet; convert with .astype(numpy.float32))"
-            if arr.dtype.kind == "f" or "bfloat16" in str(arr.dtype)
-            else ""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array, whose mask would be ignored; pass "
+            f"{name}.filled(value) or {name}.compressed()"
         )
-        raise TypeError(f"{name} must be a float32 or float64 array, not {arr.dtype}{hint}")
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be numbers, not {type(x).__name__}")
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be real numbers convertible to float64: {exc}") from None
+    if _is_array_like(x):
+        return _kept_float(np.asarray(x), name)
+    return _from_python(x, name)
 
 
 def check_finite(arr: np.ndarray, name: str = "x") -> None:
@@ -69,7 +150,7 @@ def check_finite(arr: np.ndarray, name: str = "x") -> None:
         value = arr.reshape(-1, order="C")[first]
         raise ValueError(
             f"{name} has {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
-            f"the first is {value} at index {where(arr.shape, first)}"
+            f"the first is {value!s} at index {where(arr.shape, first)}"
         )
 
 
@@ -197,7 +278,7 @@ def raise_overflow(x: np.ndarray, flat_index: int, limits: OutputLimits) -> None
         else "no supported output type holds it"
     )
     raise ValueError(
-        f"the numerator for the element {value} at index {where(x.shape, flat_index)} "
+        f"the numerator for the element {value!s} at index {where(x.shape, flat_index)} "
         f"does not fit {limits.dtype.name}; {advice}"
     )
 

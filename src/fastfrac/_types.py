@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fastfrac import _core
+from fastfrac._isa import core as _core
 
 __all__ = ["Fractions", "OutputLimits", "output_limits"]
 

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from fastfrac import _core
+from fastfrac._isa import core as _core
+from fastfrac._isa import kernels
 from fastfrac._inputs import (
     as_bounds,
     as_floats,
@@ -44,7 +45,9 @@ def available_isas() -> list[str]:
     """The kernel paths this CPU can run, best first, always ending with ``"serial"``.
 
     fastfrac picks the first one; the environment variable ``FASTFRAC_ISA``
-    (``serial``, ``avx2`` or ``avx512``), read at import, forces another.
+    (``serial``, ``avx2`` or ``avx512``), read at import, forces another.  A
+    value this CPU cannot run does not stop the import: the first call that
+    needs a kernel (or :func:`selected_isa`) raises a one-line RuntimeError.
     Every path returns identical results.
 
     >>> import fastfrac
@@ -61,7 +64,7 @@ def selected_isa() -> str:
     >>> fastfrac.selected_isa() in fastfrac.available_isas()
     True
     """
-    return _core.selected_isa()
+    return kernels().selected_isa()
 
 
 def openmp_enabled() -> bool:
@@ -90,8 +93,10 @@ def approximate(
     Parameters
     ----------
     x : array_like
-        float32 or float64 array of any shape and layout; lists and Python
-        numbers are converted to float64.  Must be finite.
+        Taken as ``numpy.asarray(x)``: a float32 or float64 dtype is kept
+        whatever holds it (ndarray, memoryview, ``array.array``, an object
+        with ``__array__``, a list of NumPy floats); Python numbers and lists
+        of them become float64.  Any shape and layout; must be finite.
     p : int
         Precision, 0..9 for int32 output, 0..18 for int64.
     mode : {"decimal", "exact"}
@@ -114,11 +119,13 @@ def approximate(
     Raises
     ------
     TypeError
-        x is not a float32/float64 array (integer, bool, complex, float16...)
-        or dtype is not int32/int64.
+        x is not a float32/float64 array (integer, bool, complex, float16...),
+        holds None, strings, bytes or bools, is a masked array (use
+        ``.filled()`` or ``.compressed()``), or dtype is not int32/int64.
     ValueError
-        x has NaN or infinity, p is out of range, or a numerator does not fit
-        dtype (the message names the first such index).
+        x has NaN or infinity or a Python number beyond float64's range, p is
+        out of range, or a numerator does not fit dtype (the message names the
+        first such value, printed in its own type, and its index).
 
     Examples
     --------
@@ -135,7 +142,7 @@ def approximate(
     arr = as_floats(x)
     check_finite(arr)
     n_threads = thread_count(threads)
-    num, den, done = _core.approximate(flat(arr), p, exact, limits.dtype == np.int64, n_threads)
+    num, den, done = kernels().approximate(flat(arr), p, exact, limits.dtype == np.int64, n_threads)
     if done != arr.size:
         raise_overflow(arr, done, limits)
     return Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
@@ -187,7 +194,7 @@ def limit_denominator(
         ) from None
     check_finite(arr)
     n_threads = thread_count(threads)
-    num, den, done = _core.limit(
+    num, den, done = kernels().limit(
         flat(arr), flat(bounds), exact, limits.dtype == np.int64, n_threads
     )
     if done != arr.size:
@@ -214,7 +221,7 @@ def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
     p = check_p(p, limits)
     arr = as_floats(x)
     check_finite(arr)
-    return _core.max_denominator(flat(arr), p, limits.max_den).reshape(arr.shape)
+    return kernels().max_denominator(flat(arr), p, limits.max_den).reshape(arr.shape)
 
 
 def to_float(
@@ -265,7 +272,7 @@ def to_float(
     n_digits = 0 if digits is None else min(int(digits), 1000)
     n_threads = thread_count(threads)
     # The kernel checks den > 0 in its threads (no serial pass over den first).
-    out, done = _core.to_float(flat(a), flat(b), n_digits, n_threads)
+    out, done = kernels().to_float(flat(a), flat(b), n_digits, n_threads)
     if done != b.size:
         bad = int(np.count_nonzero(b <= 0))
         raise ValueError(

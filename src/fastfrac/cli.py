@@ -73,8 +73,10 @@ SPEC, a comma-separated list of items:
   layer's two LSTMs included); optimizer state is never changed.
 
 what is approximated: float32 and float64 tensors.  Integer tensors are
-copied exactly; float16 and bfloat16 are copied unchanged (not supported
-yet) and the report says so.  Weights must be finite.
+copied exactly.  A tensor of another float type (float16 and bfloat16, not
+supported yet; float8...) is copied unchanged, and the report says why, when
+only a glob or the bare P reaches it; a SPEC item naming it (or its layer)
+exactly is an error.  Weights must be finite.
 
 examples:
   fastfrac approximate model.keras -o small.keras -p conv1d=4,bidirectional=2,dense=2,dense_1=4
@@ -104,25 +106,31 @@ examples:
 _DEMO_HELP = """\
 The seed experiment end to end.  With no arguments: Microsoft's daily bars
 1986-2017 that ship inside the pmdarima package (read offline), the seed's
-CNN-BiLSTM-Attention network trained on them for --epochs with fixed seeds,
-then one table measured on the same test windows: the original model, the
-no-change (persistence) forecast, fastfrac with the seed's map
-(conv1d=4,bidirectional=2,dense=2,dense_1=4) and with p=1, and TFLite
-float32/float16/int8: MAE, MSE, direction accuracy, size and bits per
-weight.  Below it, the seed map's approximation timed in fastfrac's C kernel
-and in the pure-Python fractions.Fraction loop it replaces, on the same
-weights.  About 2 minutes on 2 cores.
+CNN-BiLSTM-Attention network with the weights shipped in fastfrac (trained once
+on those bars, 10 epochs, seed 0), then one table measured on the same test
+windows: the original model, the no-change (persistence) forecast, fastfrac
+with the seed's map (conv1d=4,bidirectional=2,dense=2,dense_1=4) and with p=1,
+and TFLite float32/float16/int8: MAE, MSE, direction accuracy, size and bits
+per weight.  Below it, the seed map's approximation timed in fastfrac's C
+kernel and in the pure-Python fractions.Fraction loop it replaces, on the same
+weights.  About 25 seconds on 2 cores; the table is the same on every x86-64
+machine (the README shows it).
 
-With --data and --weights: the seed's own data.csv and trained weights, no
-training; this reproduces the seed's figures.  With --data alone: train on
-that CSV.
+With --train: train the network here for --epochs with --seed (about a minute
+more; the figures are then this machine's).  With --data and --weights: the
+seed's own data.csv and trained weights, no training; this reproduces the
+seed's figures.  With --data alone: train on that CSV.
+
+Progress goes to stderr (--progress); TensorFlow's own log lines are kept off
+it unless --debug.
 
 Needs TensorFlow, scikit-learn, pandas, pmdarima and matplotlib:
   pip install "fastfrac[demo]"
 
 examples:
   fastfrac demo
-  fastfrac demo --epochs 3 --json table.json --plot close.png
+  fastfrac demo --json table.json --plot close.png
+  fastfrac demo --train --epochs 3 --seed 1
   fastfrac demo --data seed/data.csv --weights seed/weights_npy
 """
 
@@ -142,7 +150,8 @@ test windows the demo uses, beside the original, the research's hand map
 best map is printed as a SPEC that 'fastfrac approximate -p' accepts.
 
 The model: with --data and --weights, the research's own files; otherwise
-the demo's built-in network.  Needs the demo's extras:
+the demo's network (the weights shipped with fastfrac, on the built-in MSFT
+bars).  About a minute on two cores with TFLite, 40 s without.  Needs the demo's extras:
   pip install "fastfrac[demo]"
 
 examples:
@@ -245,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the per-tensor report (errors, bits per value, time, "
                              "why tensors were copied) as JSON")
     approx.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bar and no summary on stdout")
+                        help="no progress and no summary on stdout (implies --progress none)")
+    _add_progress(approx)
     approx.set_defaults(run=_run_approximate)
 
     bench = commands.add_parser(
@@ -270,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo", parents=[common], formatter_class=formatter,
-        help="the seed experiment: train the K-line model, compare fastfrac and TFLite",
+        help="the seed experiment: the K-line model, fastfrac against TFLite",
         description=_DEMO_HELP,
     )
     demo.add_argument("--data", metavar="CSV", type=Path,
@@ -279,17 +289,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weights", metavar="DIR", type=Path,
                       help="the seed's trained weights (layer-*-weight-*.npy files, or the "
                            "folder holding weights_npy/) instead of training; needs --data")
+    demo.add_argument("--train", action="store_true",
+                      help="train the network here instead of using the shipped weights "
+                           "(about a minute more; the figures are then this machine's)")
     demo.add_argument("--epochs", type=_positive, metavar="N",
-                      help=f"training epochs (default {_demo.DEFAULT_EPOCHS}, the seed notebook's)")
-    demo.add_argument("--seed", type=int, default=_demo.DEFAULT_SEED, metavar="N",
+                      help=f"training epochs (default {_demo.DEFAULT_EPOCHS}, the seed notebook's; "
+                           "with --train or --data)")
+    demo.add_argument("--seed", type=int, default=None, metavar="N",
                       help="random seed of the initial weights, shuffling and dropout "
-                           f"(default {_demo.DEFAULT_SEED})")
+                           f"(default {_demo.DEFAULT_SEED}; with --train or --data)")
     demo.add_argument("--json", metavar="FILE", type=Path,
                       help="also write the table, the timings and what data and model were "
                            "used as JSON")
     demo.add_argument("--plot", metavar="FILE.png", type=Path,
                       help="also draw true against predicted close, original and approximated, "
                            f"over the last {_demo.PLOT_BARS} bars in time order (PNG)")
+    _add_progress(demo)
     demo.set_defaults(run=_run_demo)
     _add_search(commands, common, formatter)
     return parser
@@ -326,7 +341,8 @@ def _add_search(commands: Any, common: argparse.ArgumentParser, formatter: Any) 
                              "and the comparison as JSON")
     search.add_argument("--plot", metavar="FILE.png", type=Path,
                         help="also draw bits per weight against validation MAE (PNG)")
-    search.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    _add_progress(search)
+    search.add_argument("-q", "--quiet", action="store_true", help="no progress (--progress none)")
     search.set_defaults(run=_run_search)
 
 
@@ -339,9 +355,19 @@ def _run_search(args: argparse.Namespace) -> int:
         raise UserError("--data needs --weights (the search does not train on your data)")
     text = run_search(args.data, args.weights, tolerances=args.tolerance or DEFAULT_TOLERANCES,
                       ps=args.p, tflite=not args.no_tflite, json_path=args.json, plot=args.plot,
-                      progress=not args.quiet)
+                      progress="none" if args.quiet else args.progress)
     print(text)
     return 0
+
+
+def _add_progress(command: argparse.ArgumentParser) -> None:
+    """The --progress option of a long subcommand."""
+    from fastfrac._progress import MODES
+
+    command.add_argument("--progress", choices=MODES, default="auto",
+                         help="how to show progress on stderr: auto (default: a live bar on a "
+                              "terminal, else plain lines), bar, plain (a line every few "
+                              "seconds: what, how far, rate) or none")
 
 
 def _must_exist(path: Path | None, what: str) -> None:
@@ -363,7 +389,7 @@ def _run_approximate(args: argparse.Namespace) -> int:
         mode=args.mode,
         fractions=args.fractions,
         json_path=args.json,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress="none" if args.quiet else args.progress,
     )
     if not args.quiet:
         from fastfrac._io.rewrite import summary
@@ -384,8 +410,12 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     _must_exist(args.data, "--data")
     _must_exist(args.weights, "--weights")
-    table = run_demo(args.data, args.weights, epochs=args.epochs, seed=args.seed,
-                     json_path=args.json, plot=args.plot, progress=sys.stderr.isatty())
+    from fastfrac._apps.quiet import quiet_tensorflow
+
+    with quiet_tensorflow(enabled=not args.debug):
+        table = run_demo(args.data, args.weights, train=args.train, epochs=args.epochs,
+                         seed=args.seed, json_path=args.json, plot=args.plot,
+                         progress=args.progress)
     print(table)
     return 0
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fastfrac._inputs import as_floats
 from fastfrac._types import Fractions, output_limits
 
 __all__ = ["approximate", "limit_denominator", "max_denominator", "to_float", "element_value"]
@@ -58,10 +59,8 @@ def _bound(x: np.floating, p: int, cap: int) -> int:
 
 
 def _elements(x: Any) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float64)
-    return arr
+    # The kernel API's input rule and errors, so the oracle sees the same values.
+    return as_floats(x)
 
 
 def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:

@@ -67,6 +67,7 @@ def run_bench(size: int = 1_000_000, ps: Sequence[int] = (2, 4), sample: int = 2
     p  method ...
     2  fractions.Fraction ...
     """
+    isa = fastfrac.selected_isa()  # a bad FASTFRAC_ISA stops here, before the slow loops
     w = np.random.default_rng(seed).normal(0.0, 0.05, size).astype(np.float32)
     part = w[: min(sample, size)]
     rows: list[dict[str, Any]] = []
@@ -96,7 +97,7 @@ def run_bench(size: int = 1_000_000, ps: Sequence[int] = (2, 4), sample: int = 2
     n_threads = thread_count(threads) if fastfrac.openmp_enabled() else 1
     head = (
         f"fastfrac {fastfrac.__version__}, NumPy {np.__version__}, Python "
-        f"{platform.python_version()} on {platform.machine()}; kernel path {fastfrac.selected_isa()}, "
+        f"{platform.python_version()} on {platform.machine()}; kernel path {isa}, "
         f"{n_threads} thread{'s' if n_threads > 1 else ''}: {size:,} float32 values from "
         f"N(0, 0.05) for the kernel, the first {part.size:,} for the Python loops "
         "(identical: same fractions as fractions.Fraction on those)"

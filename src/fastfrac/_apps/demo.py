@@ -2,8 +2,8 @@
 
 With no arguments: Microsoft's daily bars that ship inside pmdarima
 (:func:`fastfrac.kline.load_builtin_ohlc`, read offline), the seed's
-CNN-BiLSTM-Attention network trained on them for a few epochs with fixed
-seeds, then :func:`fastfrac.kline.compare`'s table (original, persistence,
+CNN-BiLSTM-Attention network with the weights shipped in this package
+(trained once on those bars; ``--train`` trains it here instead), then :func:`fastfrac.kline.compare`'s table (original, persistence,
 fastfrac with the seed's map and with p=1, TFLite float32/float16/int8) and
 the kernel's time beside the pure-Python reference's on the same weights.
 With ``--data`` and ``--weights``: the seed's own files, no training, which
@@ -30,90 +30,28 @@ import numpy as np
 
 from fastfrac._errors import UserError
 from fastfrac._io.atomic import AtomicOutputs
+from fastfrac._progress import Progress
 
-__all__ = ["DEFAULT_EPOCHS", "DEFAULT_SEED", "PLOT_BARS", "run_demo"]
+__all__ = ["DEFAULT_EPOCHS", "DEFAULT_SEED", "PLOT_BARS", "SHIPPED_WEIGHTS", "run_demo"]
 
 # The seed notebook trained 10 epochs; on the built-in data (6,370 training
-# windows) that is about 50 s of the demo's 1.5-2.5 minutes on 2 cores.
+# windows) that is about a minute on 2 cores (--train).
 DEFAULT_EPOCHS = 10
 DEFAULT_SEED = 0
+# The network trained once on the built-in bars (DEFAULT_EPOCHS, DEFAULT_SEED),
+# keyed by each weight's path, with how it was made under "__training__".
+# Training is not reproducible across CPUs; inference on fixed weights is, to
+# far more than the table's 6 digits, so the default demo reads these.
+SHIPPED_WEIGHTS = Path(__file__).with_name("demo_weights.npz")
 PLOT_BARS = 100
 # The row whose approximation is redone with the pure-Python reference.
 TIMED_ROW = "fastfrac seed map"
 
 
-class _Progress:
-    """Steps and training epochs as rich progress lines on stderr, or nothing.
-
-    Each step is a line with a spinner and its elapsed time, frozen when the
-    next step starts; training is a bar over the epochs.  The lines stay on
-    screen, so the run's time per step is visible above the table.
-    """
-
-    def __init__(self, enabled: bool) -> None:
-        self._enabled = enabled
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self._enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                SpinnerColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._bar = Progress(
-                SpinnerColumn(finished_text="[green]done"),
-                TextColumn("{task.description}"),
-                BarColumn(bar_width=24),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-            )
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._finish()
-            self._bar.stop()
-
-    def _finish(self) -> None:
-        if self._task is not None:
-            task = self._bar.tasks[self._task]
-            total = task.total if task.total is not None else 1
-            self._bar.update(self._task, total=total, completed=total)
-            self._bar.stop_task(self._task)
-            self._task = None
-
-    def step(self, text: str) -> None:
-        """A new step with no known length (a pulsing bar)."""
-        if self._bar is not None:
-            self._finish()
-            self._task = self._bar.add_task(text, total=None)
-
-    def epochs(self, total: int) -> None:
-        """A training step of ``total`` epochs; :meth:`epoch_done` advances it."""
-        if self._bar is not None:
-            self._finish()
-            self._task = self._bar.add_task(f"training: epoch 0/{total}", total=total)
-
-    def epoch_done(self, epoch: int, loss: float) -> None:
-        if self._bar is not None and self._task is not None:
-            total = self._bar.tasks[self._task].total
-            self._bar.update(self._task, completed=epoch,
-                             description=f"training: epoch {epoch}/{total:.0f}, loss {loss:.3g}")
-
-
-def _import_task() -> Any:
+def import_task() -> Any:
     """fastfrac.kline with its dependencies importable, or a one-line UserError."""
-    # TensorFlow's C++ log: level 3 also hides the "NodeDef mentions attribute
-    # use_unbounded_threadpool" error TF 2.21 logs for every tf.data pipeline,
-    # which is harmless; real failures still raise Python exceptions.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow's own log lines are silenced by the command line
+    # (fastfrac._apps.quiet), unless --debug asks for them.
     try:
         import keras  # noqa: F401  (the import check; kline imports it when needed)
         import pandas  # noqa: F401
@@ -132,7 +70,7 @@ def _import_task() -> Any:
     return kline
 
 
-def _load_data(kline: Any, data: Path | None) -> tuple[Any, dict[str, Any]]:
+def load_data(kline: Any, data: Path | None) -> tuple[Any, dict[str, Any]]:
     """The bars (open, close, high, low) and a description of them."""
     if data is None:
         try:
@@ -166,8 +104,32 @@ def _seeded_build(kline: Any, seed: int) -> Any:
     return kline.build_model()
 
 
+def _shipped(kline: Any) -> tuple[Any, dict[str, Any]]:
+    """The network with the weights shipped in the package, and how they were trained."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()  # as for training: fixed kernels
+    model = kline.build_model()
+    with np.load(SHIPPED_WEIGHTS, allow_pickle=False) as stored:
+        training = json.loads(str(stored["__training__"]))
+        names = {w.path for w in model.weights}
+        if names != set(stored.files) - {"__training__"}:
+            raise UserError(f"{SHIPPED_WEIGHTS} does not hold this network's weights; "
+                            "reinstall fastfrac or use --train")
+        for weight in model.weights:
+            weight.assign(stored[weight.path])
+    info = {
+        "weights": "shipped with fastfrac",
+        "epochs": training["epochs"],
+        "seed": training["seed"],
+        "final_loss": training["final_loss"],
+        "made_with": training["made_with"],
+    }
+    return model, info
+
+
 def _trained(
-    kline: Any, prepared: Any, epochs: int, seed: int, show: _Progress
+    kline: Any, prepared: Any, epochs: int, seed: int, show: Progress
 ) -> tuple[Any, dict[str, Any]]:
     """A model trained here and a description of how."""
     model = _seeded_build(kline, seed)
@@ -175,9 +137,9 @@ def _trained(
 
     def on_epoch(epoch: int, loss: float) -> None:
         losses.append(loss)
-        show.epoch_done(epoch, loss)
+        show.update(epoch, note=f"loss {loss:.3g}")
 
-    show.epochs(epochs)
+    show.start("training", total=epochs, unit="epochs")
     start = time.perf_counter()
     kline.train(model, prepared, epochs=epochs, seed=seed, on_epoch=on_epoch)
     info = {
@@ -190,6 +152,31 @@ def _trained(
         "training_seconds": time.perf_counter() - start,
     }
     return model, info
+
+
+def load_model(
+    kline: Any,
+    prepared: Any,
+    weights: str | os.PathLike[str] | None,
+    show: Progress,
+    *,
+    train: bool = False,
+    epochs: int | None = None,
+    seed: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The network of the demo (and of ``fastfrac search``) and a description of it.
+
+    The research's weights when ``weights`` is given; trained here when
+    ``train``; otherwise the weights shipped with fastfrac.
+    """
+    if weights is not None:
+        with user_errors():
+            model = kline.load_seed_weights(kline.build_model(), weights)
+        return model, {"weights": str(weights)}
+    if train:
+        return _trained(kline, prepared, epochs or DEFAULT_EPOCHS,
+                        DEFAULT_SEED if seed is None else seed, show)
+    return _shipped(kline)
 
 
 def _close_over_time(
@@ -223,6 +210,10 @@ def _header(data_info: dict[str, Any], model_info: dict[str, Any], prepared: Any
         epochs = model_info["epochs"]
         how = (f"trained here for {epochs} epoch{'s' * (epochs != 1)} (seed {model_info['seed']}, "
                f"final training loss {model_info['final_loss']:.3g})")
+    elif model_info["weights"] == "shipped with fastfrac":
+        how = (f"weights shipped with fastfrac (trained once on these bars for "
+               f"{model_info['epochs']} epochs, seed {model_info['seed']}, final training loss "
+               f"{model_info['final_loss']:.3g}; --train retrains here)")
     else:
         how = f"weights from {model_info['weights']}"
     return (
@@ -233,7 +224,7 @@ def _header(data_info: dict[str, Any], model_info: dict[str, Any], prepared: Any
 
 
 @contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
+def user_errors() -> Iterator[None]:
     """ValueError from reading the seed's files, as a one-line UserError."""
     try:
         yield
@@ -245,11 +236,12 @@ def run_demo(
     data: str | os.PathLike[str] | None = None,
     weights: str | os.PathLike[str] | None = None,
     *,
+    train: bool = False,
     epochs: int | None = None,
-    seed: int = DEFAULT_SEED,
+    seed: int | None = None,
     json_path: str | os.PathLike[str] | None = None,
     plot: str | os.PathLike[str] | None = None,
-    progress: bool = False,
+    progress: str = "none",
 ) -> str:
     """Run the experiment; returns the text to print and writes the JSON and plot if asked.
 
@@ -259,20 +251,26 @@ def run_demo(
         A K-line CSV (:func:`fastfrac.kline.load_ohlc`); the built-in MSFT
         bars when None.
     weights : path, optional
-        The seed's trained weight files (needs ``data``); when None the
-        network is trained here.
+        The seed's trained weight files (needs ``data``).  With neither
+        ``data`` nor ``weights`` nor ``train``, the network gets the weights
+        shipped in the package (:data:`SHIPPED_WEIGHTS`): the figures are
+        then the same on every machine.
+    train : bool
+        Train the network here (on ``data`` or the built-in bars); ``data``
+        without ``weights`` always does.  The figures are this machine's.
     epochs : int, optional
-        Training epochs (default :data:`DEFAULT_EPOCHS`); not with ``weights``.
-    seed : int
-        Fixes the initial weights, the shuffling and the dropout.
+        Training epochs (default :data:`DEFAULT_EPOCHS`); only when training.
+    seed : int, optional
+        Fixes the initial weights, the shuffling and the dropout (default
+        :data:`DEFAULT_SEED`); only when training.
     json_path : path, optional
         Where to write ``{"rows": [...], "reference": {...}, "data": {...},
         "model": {...}, ...}``.
     plot : path, optional
         Where to draw true vs predicted close over the last
         :data:`PLOT_BARS` bars (PNG).
-    progress : bool
-        Show the steps and epochs on stderr (for a terminal).
+    progress : {"none", "auto", "bar", "plain"}
+        Show the steps and epochs on stderr (:class:`fastfrac._progress.Progress`).
 
     Raises
     ------
@@ -289,33 +287,36 @@ def run_demo(
     """
     if weights is not None and data is None:
         raise UserError("--weights needs --data: the data the weights were trained for")
-    if weights is not None and epochs is not None:
-        raise UserError("--epochs trains the network here; it does not go with --weights")
+    for option, given in (("--epochs", epochs is not None), ("--train", train)):
+        if weights is not None and given:
+            raise UserError(f"{option} trains the network here; it does not go with --weights")
+    training = train or (data is not None and weights is None)
+    if not training and (epochs is not None or seed is not None):
+        raise UserError("--epochs and --seed apply when the network is trained here: add --train")
     data = None if data is None else Path(data)
-    with AtomicOutputs() as outputs, _Progress(progress) as show:
+    import fastfrac
+
+    fastfrac.selected_isa()  # a bad FASTFRAC_ISA fails now, not after loading TensorFlow
+    with AtomicOutputs() as outputs, Progress(progress, prefix="fastfrac demo") as show:
         # Claim the outputs first: an unwritable path fails before minutes of work.
         json_tmp = outputs.path_for(json_path) if json_path is not None else None
         plot_tmp = outputs.path_for(plot) if plot is not None else None
-        show.step("loading TensorFlow and the data")
-        kline = _import_task()
-        ohlc, data_info = _load_data(kline, data)
-        with _user_errors():
+        show.start("loading TensorFlow and the data")
+        kline = import_task()
+        ohlc, data_info = load_data(kline, data)
+        with user_errors():
             prepared = kline.prepare(ohlc)
-        if weights is not None:
-            with _user_errors():
-                model = kline.load_seed_weights(kline.build_model(), weights)
-            model_info: dict[str, Any] = {"weights": str(weights)}
-        else:
-            model, model_info = _trained(kline, prepared, epochs or DEFAULT_EPOCHS, seed, show)
+        model, model_info = load_model(kline, prepared, weights, show, train=training,
+                                       epochs=epochs, seed=seed)
         model_info = {"architecture": "CNN-BiLSTM-Attention (fastfrac.kline.build_model)",
                       "parameters": int(model.count_params()), **model_info}
-        comparison = kline.compare(model, prepared, status=show.step)
-        show.step("the same approximation with the pure-Python reference")
+        comparison = kline.compare(model, prepared, status=show.start)
+        show.start("the same approximation with the pure-Python reference")
         from fastfrac._apps.reference_timing import time_reference
 
         timing = time_reference(model, comparison.reports[TIMED_ROW])
         if plot_tmp is not None:
-            show.step("drawing the plot")
+            show.start("drawing the plot")
             from fastfrac._apps.demo_plot import plot_close
 
             dates = ohlc.index.to_numpy() if data is None else None
@@ -338,28 +339,3 @@ def run_demo(
             }
             json_tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return f"{_header(data_info, model_info, prepared)}\n{comparison}\n{TIMED_ROW}: {timing}"
-
-
-# ---- what fastfrac search shares with the demo --------------------------------
-
-import_task = _import_task
-load_data = _load_data
-user_errors = _user_errors
-
-
-def load_model(
-    kline: Any, prepared: Any, weights: str | os.PathLike[str] | None, say: Any
-) -> tuple[Any, dict[str, Any]]:
-    """The demo's network: the research's weights when given, else the built-in one.
-
-    Returns the model and a description (``summary`` is one line for a report).
-    """
-    if weights is not None:
-        with _user_errors():
-            model = kline.load_seed_weights(kline.build_model(), weights)
-        return model, {"weights": str(weights), "summary": f"the research's weights from {weights}"}
-    say(f"training the network for {DEFAULT_EPOCHS} epochs (seed {DEFAULT_SEED})")
-    with _Progress(False) as quiet:
-        model, info = _trained(kline, prepared, DEFAULT_EPOCHS, DEFAULT_SEED, quiet)
-    summary = f"trained here for {DEFAULT_EPOCHS} epochs (seed {DEFAULT_SEED})"
-    return model, {**info, "summary": summary}

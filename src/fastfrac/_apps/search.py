@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from fastfrac._errors import UserError
 from fastfrac._io.atomic import AtomicOutputs
+from fastfrac._progress import Progress
 from fastfrac._tables import Column, format_table, format_value
 
 __all__ = ["DEFAULT_TOLERANCES", "parse_tolerance", "run_search"]
@@ -49,21 +49,6 @@ def parse_tolerance(text: str) -> float:
     if not 0.0 <= value < 10.0 or value != value:
         raise UserError(f"a tolerance is a fraction like 0.01 or a percentage like 1%, not {text!r}")
     return value
-
-
-def _say(enabled: bool) -> Callable[[str], None]:
-    """Progress as plain lines on stderr, at most one every 2 seconds (or nothing)."""
-    if not enabled:
-        return lambda text: None
-    last = [0.0]
-
-    def say(text: str) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 2.0:
-            last[0] = now
-            print(f"fastfrac search: {text}", file=sys.stderr, flush=True)
-
-    return say
 
 
 _ROW_COLUMNS: list[Column] = [
@@ -104,7 +89,7 @@ def run_search(
     tflite: bool = True,
     json_path: str | os.PathLike[str] | None = None,
     plot: str | os.PathLike[str] | None = None,
-    progress: bool = False,
+    progress: str = "none",
 ) -> str:
     """Run the sensitivity table and one search per tolerance; returns the text to print.
 
@@ -121,8 +106,8 @@ def run_search(
         Also measure TFLite float16 and int8 (a few seconds each).
     json_path, plot : path, optional
         Where to write the JSON report / the PNG plot.
-    progress : bool
-        Plain progress lines on stderr.
+    progress : {"none", "auto", "bar", "plain"}
+        Progress on stderr (:class:`fastfrac._progress.Progress`).
 
     Examples
     --------
@@ -135,11 +120,13 @@ def run_search(
         raise UserError("--weights needs --data: the data the weights were trained for")
     if not tolerances:
         raise UserError("give at least one --tolerance")
+    import fastfrac
     from fastfrac._apps import demo
 
-    say = _say(progress)
+    fastfrac.selected_isa()  # a bad FASTFRAC_ISA fails now, not after loading TensorFlow
     started = time.perf_counter()
-    with AtomicOutputs() as outputs:
+    with AtomicOutputs() as outputs, Progress(progress, prefix="fastfrac search") as show:
+        say = show.start
         json_tmp = outputs.path_for(json_path) if json_path is not None else None
         plot_tmp = outputs.path_for(plot) if plot is not None else None
         say("loading TensorFlow, the data and the model")
@@ -148,7 +135,9 @@ def run_search(
         with demo.user_errors():
             prepared = kline.prepare(ohlc)
             val = kline.validation_split(prepared, fraction=VALIDATION_FRACTION)
-        model, model_info = demo.load_model(kline, prepared, weights, say)
+        model, model_info = demo.load_model(kline, prepared, weights, show)
+        model_info["summary"] = (f"the research's weights from {weights}" if weights is not None
+                                 else "the demo's network (weights shipped with fastfrac)")
 
         from fastfrac import keras as ffkeras
         from fastfrac import search
@@ -161,7 +150,7 @@ def run_search(
         for tolerance in tolerances:
             say(f"searching under {100 * tolerance:g} % of the validation MAE")
             result = ffkeras.search_precision(
-                model, val_mae, tolerance=tolerance, ps=ps, progress=say,
+                model, val_mae, tolerance=tolerance, ps=ps, progress=show.rename,
                 **({"reuse": previous} if previous is not None else {}),
             )
             results.append((tolerance, result))

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from fastfrac._io.formats import TensorInfo, detect_format
 from fastfrac._io.spec import Spec
 from fastfrac._io.tensor_job import TensorJob
 from fastfrac._precision import Digits, digits_for
+from fastfrac._progress import Progress
 from fastfrac._tables import (
     QUALITY_COLUMNS,
     Column,
@@ -40,31 +40,24 @@ __all__ = ["approximate_file", "summary"]
 _TABLE_ROWS = 40  # longer reports are summarised; --json has every row
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[tuple[Callable[[int], Any], Callable[[str], Any]]]:
-    """(advance(n), describe(text)) of a rich progress bar on stderr, or no-ops."""
-    if not enabled or total == 0:
-        yield (lambda n: None), (lambda text: None)
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+# Copied exactly, as they should be: not a type waiting for support.
+_EXACT_COPIES = ("integer tensor", "boolean tensor")
 
-    columns = (
-        TextColumn("{task.description}", style="bold"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} values"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("", total=total)
-        yield (lambda n: bar.advance(task, n)), (lambda text: bar.update(task, description=text))
+
+def _refuse_named_unsupported(tensors: list[TensorInfo], spec: Spec, noun: str) -> None:
+    """UserError when SPEC names a tensor (or layer) exactly that holds a type fastfrac cannot approximate.
+
+    A glob or the bare P reaching such a tensor only copies it (the report
+    says why); an exact name asked for it, so skipping it would be a lie.
+    """
+    for tensor in tensors:
+        if (tensor.reason is not None and tensor.reason not in _EXACT_COPIES
+                and tensor.unit is not None and spec.rules.get(str(tensor.unit)) is not None):
+            what = tensor.name if noun == "tensor" else f"{tensor.unit} ({tensor.name})"
+            raise UserError(
+                f"SPEC names {noun} {tensor.unit} but {what} cannot be approximated: "
+                f"{tensor.reason}; write {tensor.unit}=- to copy it"
+            )
 
 
 def _copied_row(tensor: TensorInfo, reason: str) -> dict[str, Any]:
@@ -86,7 +79,7 @@ def approximate_file(
     mode: str = "decimal",
     fractions: str | os.PathLike[str] | None = None,
     json_path: str | os.PathLike[str] | None = None,
-    progress: bool = False,
+    progress: str = "none",
 ) -> dict[str, Any]:
     """Write ``dst``, a copy of the model file ``src`` with the weights SPEC chooses approximated.
 
@@ -104,8 +97,8 @@ def approximate_file(
         Also write the fractions container (:mod:`fastfrac._io.container`: the
         approximated tensors only, under their names in the file) / the JSON
         report there.
-    progress : bool
-        Show a progress bar on stderr.
+    progress : {"none", "auto", "bar", "plain"}
+        How to show progress on stderr (:class:`fastfrac._progress.Progress`).
 
     Returns
     -------
@@ -140,6 +133,7 @@ def approximate_file(
 
         units = list(dict.fromkeys(t.unit for t in model.tensors if t.unit is not None))
         chosen = spec.resolve(units, fmt.noun)
+        _refuse_named_unsupported(model.tensors, spec, fmt.noun)
         todo = {
             t.name: chosen[t.unit]
             for t in model.tensors
@@ -159,7 +153,11 @@ def approximate_file(
             # A float tensor SPEC covers but did not choose was kept by a NAME=- item.
             return "kept by SPEC" if spec.covers(str(tensor.unit)) else "not chosen by SPEC"
 
-        with container as writer, _progress(progress, total) as (advance, describe):
+        show = Progress(progress if total else "none", prefix="fastfrac approximate",
+                        transient=True)
+        with container as writer, show:
+            show.start("approximating", total=total, unit="values")
+            advance = show.advance
 
             def start_job(tensor: TensorInfo) -> TensorJob | None:
                 p = todo.get(tensor.name)
@@ -174,7 +172,7 @@ def approximate_file(
                         tensor.name, tensor.shape, tensor.float_type,
                         p=p, digits=n_digits, fortran_order=tensor.fortran_order,
                     )
-                describe(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
+                show.rename(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
                 job = TensorJob(
                     tensor.name, tensor.shape, tensor.dtype,
                     p=p, digits=n_digits, mode=mode, sink=sink, advance=advance,
