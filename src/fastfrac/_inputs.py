@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fastfrac._types import OutputLimits
+from fastfrac._types import BFLOAT16, FLOAT_TYPES, OutputLimits
 
 __all__ = [
     "as_bounds",
@@ -28,15 +28,11 @@ __all__ = [
     "where",
 ]
 
-_FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def where(shape: tuple[int, ...], flat_index: int) -> tuple[int, ...]:
     """The C-order index tuple of a flat position."""
     return tuple(int(i) for i in np.unravel_index(flat_index, shape)) if shape else ()
-
-
-_HALF_HINT = " (float16 and bfloat16 are not supported yet; convert with .astype(numpy.float32))"
 
 
 def _is_array_like(x: Any) -> bool:
@@ -62,14 +58,20 @@ def _shown(value: Any) -> str:
 
 def _kept_float(arr: np.ndarray, name: str) -> np.ndarray:
     """arr if it has a supported float dtype (in native byte order); TypeError otherwise."""
-    if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in _FLOAT_TYPES:
+    if arr.dtype == BFLOAT16:  # ml_dtypes' type (kind "V"): one byte order only
+        return arr
+    if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in FLOAT_TYPES:
         return arr.astype(arr.dtype.newbyteorder("="), copy=False)
     if arr.dtype.kind == "b":
         raise TypeError(f"{name} must be numbers, not bools")
     if arr.dtype.kind in "US":
         raise TypeError(f"{name} must be numbers, not {'strings' if arr.dtype.kind == 'U' else 'bytes'}")
-    hint = _HALF_HINT if arr.dtype.kind == "f" or "bfloat16" in str(arr.dtype) else ""
-    raise TypeError(f"{name} must be a float32 or float64 array, not {arr.dtype}{hint}")
+    # uint16 included: bit patterns do not say which 16-bit float they are.
+    raise TypeError(
+        f"{name} must be a float16, bfloat16, float32 or float64 array, not {arr.dtype}"
+        + (" (bit patterns: view them as numpy.float16 or ml_dtypes.bfloat16)"
+           if arr.dtype == np.uint16 else "")
+    )
 
 
 def _from_python(x: Any, name: str) -> np.ndarray:
@@ -107,12 +109,13 @@ def _from_python(x: Any, name: str) -> np.ndarray:
 
 
 def as_floats(x: Any, name: str = "x") -> np.ndarray:
-    """x as a float32 or float64 array in native byte order (not yet flattened).
+    """x as a float16, bfloat16, float32 or float64 array in native byte order (not yet flattened).
 
     The rule: x is taken as ``numpy.asarray(x)``.  Whatever holds the values
     (an ndarray, a NumPy scalar, a memoryview or ``array.array``, an object
-    with ``__array__``, a list of NumPy floats), a float32 or float64 dtype
-    is kept, and any other dtype is a TypeError.  Python numbers (a scalar or
+    with ``__array__``, a list of NumPy floats), a float16, bfloat16
+    (``ml_dtypes.bfloat16``), float32 or float64 dtype is kept, and any other
+    dtype (uint16 bit patterns included) is a TypeError.  Python numbers (a scalar or
     lists of them) become float64.  None, strings, bytes and bools are a
     TypeError, Python numbers beyond float64's range a ValueError naming the
     value, and a masked array a TypeError (its mask would be ignored).

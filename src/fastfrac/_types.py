@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import ml_dtypes  # bfloat16 as a NumPy dtype: what JAX, TensorFlow and safetensors users hold
 import numpy as np
 
 from fastfrac._isa import core as _core
 
-__all__ = ["Fractions", "OutputLimits", "output_limits"]
+__all__ = [
+    "BFLOAT16",
+    "FLOAT_TYPES",
+    "FLOAT16",
+    "HALF_TYPES",
+    "Fractions",
+    "OutputLimits",
+    "float_type_name",
+    "output_limits",
+]
+
+FLOAT16 = np.dtype(np.float16)
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+# The 16-bit types: approximated in their own rounding (shortest digits), with
+# the bound of their exact float32 widening.
+HALF_TYPES = (FLOAT16, BFLOAT16)
+# Every element type the kernels take, in native byte order.
+FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64), *HALF_TYPES)
+
+
+def float_type_name(dtype: Any) -> str:
+    """``float16``, ``bfloat16``, ``float32`` or ``float64``.
+
+    >>> float_type_name(BFLOAT16), float_type_name(np.dtype("<f4"))
+    ('bfloat16', 'float32')
+    """
+    return np.dtype(dtype).name
 
 
 class Fractions(NamedTuple):

@@ -26,7 +26,7 @@ from fastfrac._inputs import (
     thread_count,
     where,
 )
-from fastfrac._types import Fractions, output_limits
+from fastfrac._types import FLOAT_TYPES, Fractions, float_type_name, output_limits
 
 __all__ = [
     "approximate",
@@ -225,13 +225,21 @@ def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
 
 
 def to_float(
-    num: Any, den: Any, digits: int | None = None, *, threads: int | None = None
+    num: Any,
+    den: Any,
+    digits: int | None = None,
+    *,
+    dtype: Any = np.float64,
+    threads: int | None = None,
 ) -> np.ndarray:
     """num/den as float64, correctly rounded; optionally to ``digits`` significant digits.
 
     With ``digits=n`` each nonzero value v is then rounded exactly as
     ``round(v, n - 1 - math.floor(math.log10(abs(v))))`` (the research
-    script's rounding; ties go to even on v's exact binary value).
+    script's rounding; ties go to even on v's exact binary value).  With
+    ``dtype=T`` the result is exactly ``to_float(num, den, digits).astype(T)``:
+    through float64, as the fractions container defines a weight and as the
+    seed's float32 path does (one rounding to T of the float64 value).
 
     Parameters
     ----------
@@ -239,6 +247,8 @@ def to_float(
         Broadcast together; every ``den >= 1``.
     digits : int, optional
         Significant digits to keep, >= 1.
+    dtype : float16, bfloat16, float32 or float64
+        The type of the result (default float64).
     threads : int, optional
         As for :func:`approximate`.
 
@@ -248,7 +258,7 @@ def to_float(
         A ``den < 1`` (how many, the first one's value and C-order index),
         integers outside int64, ``digits < 1``, or shapes that do not broadcast.
     TypeError
-        num or den not integers.
+        num or den not integers, or dtype not one of the four float types.
 
     Examples
     --------
@@ -257,7 +267,10 @@ def to_float(
     array([3.14285714, 3.14159292])
     >>> fastfrac.to_float([22, 355], [7, 113], digits=4)
     array([3.143, 3.142])
+    >>> fastfrac.to_float([1, 1], [10, 3], dtype="bfloat16").tolist()  # 0.1 and 1/3 in bfloat16
+    [0.10009765625, 0.333984375]
     """
+    out_type = _result_type(dtype)
     a = as_ints(num, "num")
     b = as_ints(den, "den")
     if digits is not None:
@@ -279,4 +292,17 @@ def to_float(
             f"den must be >= 1: {bad} value{'s are' if bad > 1 else ' is'} not; the first is "
             f"{int(b.reshape(-1)[done])} at index {where(b.shape, done)}"
         )
-    return out.reshape(a.shape)
+    out = out.reshape(a.shape)
+    return out if out_type == out.dtype else out.astype(out_type)
+
+
+def _result_type(dtype: Any) -> np.dtype:
+    """to_float's dtype argument as one of the four float types; TypeError otherwise."""
+    try:
+        value = np.dtype(dtype)
+    except TypeError:
+        value = None
+    if value not in FLOAT_TYPES:
+        names = ", ".join(float_type_name(t) for t in FLOAT_TYPES)
+        raise TypeError(f"dtype must be one of {names}, not {dtype!r}")
+    return value

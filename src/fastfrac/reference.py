@@ -17,6 +17,7 @@ array([3.143])
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 from typing import Any
@@ -24,32 +25,118 @@ from typing import Any
 import numpy as np
 
 from fastfrac._inputs import as_floats
-from fastfrac._types import Fractions, output_limits
+from fastfrac._types import HALF_TYPES, Fractions, output_limits
 
-__all__ = ["approximate", "limit_denominator", "max_denominator", "to_float", "element_value"]
+__all__ = [
+    "approximate",
+    "element_value",
+    "limit_denominator",
+    "max_denominator",
+    "shortest_decimal",
+    "to_float",
+]
 
 
-def element_value(x: np.floating, mode: str = "decimal") -> Fraction:
+def _floor_log10(v: Fraction) -> int:
+    """floor(log10(v)) for a positive rational, exactly (the float logarithm is a first guess)."""
+    k = math.floor(math.log10(v))
+    while Fraction(10) ** k > v:
+        k -= 1
+    while Fraction(10) ** (k + 1) <= v:
+        k += 1
+    return k
+
+
+def _value_of_bits(bits: int, dtype: np.dtype) -> np.generic:
+    return np.array(bits, dtype=np.uint16).view(dtype)[()]
+
+
+def _rounding_interval(bits: int, dtype: np.dtype) -> tuple[Fraction, Fraction, bool]:
+    """(low, high, closed): the reals that round to the positive 16-bit float ``bits``.
+
+    The ends lie halfway to the neighbours; they belong to it when its
+    significand is even, because rounding half to even sends them there.
+    Above the largest finite value the gap is the one below it (rounding
+    treats the next power of two as a neighbour; halfway to it overflows).
+    """
+    v = Fraction(float(_value_of_bits(bits, dtype)))
+    below = Fraction(float(_value_of_bits(bits - 1, dtype))) if bits > 1 else Fraction(0)
+    above_value = _value_of_bits(bits + 1, dtype)
+    above = v + (v - below) if not np.isfinite(above_value) else Fraction(float(above_value))
+    return (v + below) / 2, (v + above) / 2, bits % 2 == 0
+
+
+def shortest_decimal(x: Any) -> Fraction:
+    """The shortest decimal that rounds to the float16 or bfloat16 ``x`` in x's own type.
+
+    Among the decimals with the fewest significant digits inside x's
+    rounding interval (correct rounding to x's type, ties to even: not
+    through float32 or float64), the one closest to x, and on an exact tie
+    the one with an even last digit.  Written on exact rationals, without the
+    kernel's tables.  For float16 it is what ``str(numpy.float16(x))``
+    prints; ``str()`` of an ml_dtypes bfloat16 prints six digits instead.
+
+    >>> import ml_dtypes
+    >>> shortest_decimal(np.array(0.1, dtype=ml_dtypes.bfloat16))  # str() says 0.100098
+    Fraction(1, 10)
+    >>> shortest_decimal(np.float16(-65504.0))
+    Fraction(-65500, 1)
+    """
+    arr = np.asarray(x)
+    if arr.dtype not in HALF_TYPES:
+        raise TypeError(f"shortest_decimal takes float16 or bfloat16, not {arr.dtype}")
+    bits = int(arr.view(np.uint16))
+    negative, bits = bits >> 15, bits & 0x7FFF
+    if not np.isfinite(arr):
+        raise ValueError(f"{arr} is not finite")
+    if bits == 0:
+        return Fraction(0)
+    low, high, closed = _rounding_interval(bits, arr.dtype)
+    v = Fraction(float(_value_of_bits(bits, arr.dtype)))
+    for n in itertools.count(1):
+        candidates = []
+        # An n-digit decimal inside [low, high] has the decimal exponent of one of the ends.
+        for e in {_floor_log10(low if low > 0 else high) - n + 1, _floor_log10(high) - n + 1}:
+            scale = Fraction(10) ** e
+            for d in range(max(math.ceil(low / scale), 1), min(math.floor(high / scale), 10**n - 1) + 1):
+                c = d * scale
+                if low < c < high or (closed and low <= c <= high):
+                    candidates.append((abs(c - v), d % 2, c))  # closest, then even last digit
+        if candidates:
+            best = min(candidates)[2]
+            return -best if negative else best
+    raise AssertionError("unreachable: x itself is a decimal in its interval")
+
+
+def element_value(x: np.generic, mode: str = "decimal") -> Fraction:
     """The exact rational an element stands for.
 
-    ``"decimal"``: the decimal NumPy's ``str`` prints (the seed's choice);
-    ``"exact"``: the float's exact binary value.
+    ``"decimal"``: the shortest decimal that reads back as x in x's type --
+    what NumPy's ``str`` prints for float32/float64 (the seed's choice),
+    :func:`shortest_decimal` for float16/bfloat16; ``"exact"``: the float's
+    exact binary value.
 
     >>> element_value(np.float32(0.1)), element_value(np.float32(0.1), "exact")
     (Fraction(1, 10), Fraction(13421773, 134217728))
     """
     if mode == "decimal":
+        if np.asarray(x).dtype in HALF_TYPES:
+            return shortest_decimal(x)
         return Fraction(str(x))
     if mode == "exact":
         return Fraction(float(x))
     raise ValueError(f"mode must be 'decimal' or 'exact', not {mode!r}")
 
 
-def _bound(x: np.floating, p: int, cap: int) -> int:
+def _bound(x: np.generic, p: int, cap: int) -> int:
     """The seed's ``int(10**p / abs(x))`` clamped to [1, cap]; 1 for x == 0.
 
-    Call it under ``numpy.errstate(over="ignore")``: a tiny x overflows q to inf.
+    Half types are widened to float32 first (exactly) and take float32's
+    rule.  Call it under ``numpy.errstate(over="ignore")``: a tiny x
+    overflows q to inf.
     """
+    if np.asarray(x).dtype in HALF_TYPES:
+        x = np.float32(x)
     if x == 0:
         return 1
     q = 10**p / abs(x)  # NumPy 2 evaluates this in x's own float type
@@ -133,8 +220,8 @@ def round_significant(v: float, digits: int) -> float:
     return round(v, digits - 1 - math.floor(math.log10(abs(v))))
 
 
-def to_float(num: Any, den: Any, digits: int | None = None) -> np.ndarray:
-    """``float(Fraction(n, d))``, then optionally :func:`round_significant`.
+def to_float(num: Any, den: Any, digits: int | None = None, *, dtype: Any = np.float64) -> np.ndarray:
+    """``float(Fraction(n, d))``, then optionally :func:`round_significant`, then cast to ``dtype``.
 
     >>> to_float([1, -2], [3, 3])
     array([ 0.33333333, -0.66666667])
@@ -144,4 +231,4 @@ def to_float(num: Any, den: Any, digits: int | None = None) -> np.ndarray:
     for n, d in zip(a.reshape(-1), b.reshape(-1)):
         v = float(Fraction(int(n), int(d)))
         out.append(v if digits is None else round_significant(v, digits))
-    return np.array(out, dtype=np.float64).reshape(a.shape)
+    return np.array(out, dtype=np.float64).reshape(a.shape).astype(dtype)
