@@ -353,9 +353,12 @@ def _run_search(args: argparse.Namespace) -> int:
     _must_exist(args.weights, "--weights")
     if args.data is not None and args.weights is None:
         raise UserError("--data needs --weights (the search does not train on your data)")
-    text = run_search(args.data, args.weights, tolerances=args.tolerance or DEFAULT_TOLERANCES,
-                      ps=args.p, tflite=not args.no_tflite, json_path=args.json, plot=args.plot,
-                      progress="none" if args.quiet else args.progress)
+    from fastfrac._apps.quiet import quiet_tensorflow
+
+    with quiet_tensorflow(enabled=not args.debug):
+        text = run_search(args.data, args.weights, tolerances=args.tolerance or DEFAULT_TOLERANCES,
+                          ps=args.p, tflite=not args.no_tflite, json_path=args.json,
+                          plot=args.plot, progress="none" if args.quiet else args.progress)
     print(text)
     return 0
 

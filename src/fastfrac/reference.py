@@ -175,19 +175,67 @@ def _fractions(values: list[Fraction], shape: tuple[int, ...], dtype: Any) -> Fr
     return Fractions(num, den)
 
 
+def best_bounded(v: Fraction, max_den: int, max_num: int | None = None) -> Fraction:
+    """The closest n/d to v with 1 <= d <= max_den and |n| <= max_num (lowest terms).
+
+    Among equally close ones the smaller denominator, then the smaller value
+    -- exactly CPython's ``limit_denominator`` when ``max_num`` is None or
+    does not bind.  Both bounds keep the Stern-Brocot tree's ancestors of an
+    admissible fraction admissible, so the two neighbours of |v| among the
+    admissible fractions are found by walking down the tree toward |v| in
+    batches (the partial quotients, cut short by either bound); the answer
+    is the better of them.
+
+    >>> best_bounded(Fraction(355, 113), 1000, 300)  # 355/113 itself has too large a numerator
+    Fraction(289, 92)
+    >>> best_bounded(Fraction(7, 2), 10, 0), best_bounded(Fraction(-1, 2), 1)
+    (Fraction(0, 1), Fraction(-1, 1))
+    """
+    if max_num is None:
+        return v.limit_denominator(max_den)
+    a = abs(v)
+    if a.denominator <= max_den and a.numerator <= max_num:
+        return v
+    lo_n, lo_d, hi_n, hi_d = 0, 1, 1, 0  # 0/1 <= a < 1/0
+    while True:
+        m_n, m_d = lo_n + hi_n, lo_d + hi_d
+        if m_n > max_num or m_d > max_den:
+            break
+        # The mediant is admissible and not a (a is not): walk toward a from that side.
+        if Fraction(m_n, m_d) < a:
+            k = math.floor((a * lo_d - lo_n) / (hi_n - a * hi_d))
+            k = min(k, (max_num - lo_n) // hi_n, (max_den - lo_d) // hi_d if hi_d else k)
+            lo_n, lo_d = lo_n + k * hi_n, lo_d + k * hi_d
+        else:
+            k = math.floor((hi_n - a * hi_d) / (a * lo_d - lo_n))
+            k = min(k, (max_den - hi_d) // lo_d, (max_num - hi_n) // lo_n if lo_n else k)
+            hi_n, hi_d = hi_n + k * lo_n, hi_d + k * lo_d
+    sign = -1 if v < 0 else 1
+    candidates = [Fraction(sign * lo_n, lo_d)]
+    if hi_d:  # 1/0 stands for "nothing above"
+        candidates.append(Fraction(sign * hi_n, hi_d))
+    return min(candidates, key=lambda c: (abs(c - v), c.denominator, c))
+
+
 def limit_denominator(
-    x: Any, max_den: Any, *, mode: str = "decimal", dtype: Any = np.int32
+    x: Any, max_den: Any, *, mode: str = "decimal", dtype: Any = np.int32, max_num: Any = None
 ) -> Fractions:
     """``Fraction(value).limit_denominator(max_den)`` for every element.
 
+    With ``max_num``, :func:`best_bounded`: the closest fraction whose
+    numerator's magnitude is also at most max_num (broadcast like max_den).
+
     >>> limit_denominator([3.141592653589793], 113)
     Fractions(num=array([355], dtype=int32), den=array([113], dtype=int32))
+    >>> limit_denominator([3.141592653589793], 113, max_num=100)
+    Fractions(num=array([22], dtype=int32), den=array([7], dtype=int32))
     """
     arr = _elements(x)
-    arr, bounds = np.broadcast_arrays(arr, np.asarray(max_den))
+    nums = np.asarray(-1 if max_num is None else max_num)
+    arr, bounds, nums = np.broadcast_arrays(arr, np.asarray(max_den), nums)
     values = [
-        element_value(v, mode).limit_denominator(int(b))
-        for v, b in zip(arr.reshape(-1), bounds.reshape(-1))
+        best_bounded(element_value(v, mode), int(b), None if max_num is None else int(n))
+        for v, b, n in zip(arr.reshape(-1), bounds.reshape(-1), nums.reshape(-1))
     ]
     return _fractions(values, arr.shape, dtype)
 

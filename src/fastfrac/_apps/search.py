@@ -14,8 +14,10 @@ task :mod:`fastfrac.kline`, the plot :mod:`fastfrac._apps.search_plot`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 
 from fastfrac._errors import UserError
 from fastfrac._io.atomic import AtomicOutputs
+from fastfrac._io.container import VERSION as CONTAINER_VERSION
 from fastfrac._progress import Progress
 from fastfrac._tables import Column, format_table, format_value
 
@@ -125,7 +128,9 @@ def run_search(
 
     fastfrac.selected_isa()  # a bad FASTFRAC_ISA fails now, not after loading TensorFlow
     started = time.perf_counter()
-    with AtomicOutputs() as outputs, Progress(progress, prefix="fastfrac search") as show:
+    with contextlib.ExitStack() as stack:
+        outputs = stack.enter_context(AtomicOutputs())
+        show = stack.enter_context(Progress(progress, prefix="fastfrac search"))
         say = show.start
         json_tmp = outputs.path_for(json_path) if json_path is not None else None
         plot_tmp = outputs.path_for(plot) if plot is not None else None
@@ -160,24 +165,30 @@ def run_search(
         hand = first.measure({g: kline.SEED_PRECISION.get(g, search.KEEP) for g in first.sensitivity.members})
         original = first.measure({})
 
-        def test_mae(precision: dict[str, Any]) -> float:
-            approximated, _ = ffkeras.approximate_model(
+        # The containers are only measured: written to the system's temporary folder.
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fastfrac-"))) / "f.npz"
+
+        def on_test(precision: dict[str, Any]) -> tuple[float, int]:
+            """The map's test MAE and its fractions container's real size in bytes."""
+            approximated, report = ffkeras.approximate_model(
                 model, {g: (None if o == search.KEEP else o) for g, o in precision.items()})
-            return kline.evaluate(kline.predict(approximated, prepared), prepared)["mae"]
+            size = ffkeras.save_fractions(report, scratch)
+            return kline.evaluate(kline.predict(approximated, prepared), prepared)["mae"], size
 
         say("measuring the maps on the test windows")
         original_test = kline.evaluate(kline.predict(model, prepared), prepared)["mae"]
         rows = [{"name": "original", "val_mae": original.metric, "test_mae": original_test,
-                 "bits_per_weight": original.bits_per_weight, "bytes": None, "spec": None}]
-        rows.append({"name": "research's hand map", "val_mae": hand.metric,
-                     "test_mae": test_mae(hand.precision), "bits_per_weight": hand.bits_per_weight,
-                     "bytes": None, "spec": hand.spec()})
+                 "bits_per_weight": original.bits_per_weight, "bytes": 4 * int(model.count_params()),
+                 "spec": None}]
+        mae, size = on_test(hand.precision)
+        rows.append({"name": "research's hand map", "val_mae": hand.metric, "test_mae": mae,
+                     "bits_per_weight": hand.bits_per_weight, "bytes": size, "spec": hand.spec()})
         for tolerance, result in results:
+            mae, size = on_test(result.best.precision)
             rows.append({"name": f"search, {100 * tolerance:g} % budget", "val_mae": result.best.metric,
-                         "test_mae": test_mae(result.best.precision),
-                         "bits_per_weight": result.best.bits_per_weight, "bytes": None,
-                         "spec": result.best.spec(), "evaluations": result.evaluations,
-                         "seconds": result.seconds})
+                         "test_mae": mae, "bits_per_weight": result.best.bits_per_weight,
+                         "bytes": size, "spec": result.best.spec(),
+                         "evaluations": result.evaluations, "seconds": result.seconds})
         if tflite:
             rows += _tflite_rows(kline, model, val, prepared, say)
         for row in rows:
@@ -202,8 +213,10 @@ def run_search(
             lines += [f"search under {100 * tolerance:g} % of the original validation MAE:",
                       str(result), ""]
         lines += ["on the test windows:", format_table(rows, _ROW_COLUMNS),
-                  "bits/weight: fastfrac rows count fraction bits per parameter; tflite rows the "
-                  ".tflite file's bytes (graph included) per parameter.",
+                  "bits/weight: fastfrac rows count fraction bits per parameter (untouched weights "
+                  "at 32); tflite rows the .tflite file's bytes (graph included) per parameter.",
+                  "bytes: original = float32 weights; fastfrac rows = the fractions container "
+                  f"(version {CONTAINER_VERSION}, every weight in it); tflite = the .tflite file.",
                   f"whole run {time.perf_counter() - started:.1f} s."]
         text = "\n".join(lines)
 
