@@ -49,12 +49,19 @@ typedef enum ff_mode {
  * Requires x finite and nonzero (the sign is ignored). */
 void ff_shortest_f32(float x, uint64_t *digits, int32_t *exp10);
 void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10);
+/* The same for the float16 (bfloat16) with bit pattern `bits`, rounding
+ * back in float16 (bfloat16) itself; requires it finite and nonzero. */
+void ff_shortest_f16(uint16_t bits, uint64_t *digits, int32_t *exp10);
+void ff_shortest_bf16(uint16_t bits, uint64_t *digits, int32_t *exp10);
 
 /* ff_shortest_f32 of n elements, lane-parallel on the selected instruction
  * set (ff_isa_select); zeros of either sign give digits 0 and exp10 0.
  * Requires every x[i] finite.  Decimal mode's first step, on its own: for
  * tests, and for timing that step apart from the search. */
 void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10);
+/* ff_shortest_f16 (ff_shortest_bf16) of n bit patterns likewise. */
+void ff_shortest_f16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10);
+void ff_shortest_bf16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10);
 
 /* ---- the denominator bound (ff_serial.c) ------------------------------- */
 
@@ -62,9 +69,15 @@ void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *
  * 1 when x == 0.  Requires 0 <= p <= FF_MAX_P_I64 and 1 <= cap. */
 int64_t ff_max_den_f32(float x, int p, int64_t cap);
 int64_t ff_max_den_f64(double x, int p, int64_t cap);
+/* ff_max_den_f32 of the half value with bit pattern x, widened exactly to
+ * float32 (in its own type float16 cannot even hold 10**5). */
+int64_t ff_max_den_f16(uint16_t x, int p, int64_t cap);
+int64_t ff_max_den_bf16(uint16_t x, int p, int64_t cap);
 
 void ff_max_denominator_f32(const float *x, size_t n, int p, int64_t cap, int64_t *out);
 void ff_max_denominator_f64(const double *x, size_t n, int p, int64_t cap, int64_t *out);
+void ff_max_denominator_f16(const uint16_t *x, size_t n, int p, int64_t cap, int64_t *out);
+void ff_max_denominator_bf16(const uint16_t *x, size_t n, int p, int64_t cap, int64_t *out);
 
 /* ---- one element (ff_serial.c) ------------------------------------------ */
 
@@ -75,6 +88,11 @@ int ff_limit_f32(float x, int64_t max_den, ff_mode mode,
                  int64_t num_min, int64_t num_max, int64_t *num, int64_t *den);
 int ff_limit_f64(double x, int64_t max_den, ff_mode mode,
                  int64_t num_min, int64_t num_max, int64_t *num, int64_t *den);
+/* The same for the half value with bit pattern x (finite). */
+int ff_limit_f16(uint16_t x, int64_t max_den, ff_mode mode,
+                 int64_t num_min, int64_t num_max, int64_t *num, int64_t *den);
+int ff_limit_bf16(uint16_t x, int64_t max_den, ff_mode mode,
+                  int64_t num_min, int64_t num_max, int64_t *num, int64_t *den);
 
 /* ---- batch kernels: the bound from p (approximate) ----------------------- */
 
@@ -86,6 +104,15 @@ size_t ff_approximate_f64_i32(const double *x, size_t n, int p, ff_mode mode,
                               int32_t *num, int32_t *den);
 size_t ff_approximate_f64_i64(const double *x, size_t n, int p, ff_mode mode,
                               int64_t *num, int64_t *den);
+/* x: float16 (f16) or bfloat16 (bf16) bit patterns. */
+size_t ff_approximate_f16_i32(const uint16_t *x, size_t n, int p, ff_mode mode,
+                              int32_t *num, int32_t *den);
+size_t ff_approximate_f16_i64(const uint16_t *x, size_t n, int p, ff_mode mode,
+                              int64_t *num, int64_t *den);
+size_t ff_approximate_bf16_i32(const uint16_t *x, size_t n, int p, ff_mode mode,
+                               int32_t *num, int32_t *den);
+size_t ff_approximate_bf16_i64(const uint16_t *x, size_t n, int p, ff_mode mode,
+                               int64_t *num, int64_t *den);
 
 /* ---- batch kernels: an explicit bound per element (limit_denominator) ---- */
 
@@ -98,6 +125,14 @@ size_t ff_limit_f64_i32(const double *x, const int64_t *max_den, size_t n, ff_mo
                         int32_t *num, int32_t *den);
 size_t ff_limit_f64_i64(const double *x, const int64_t *max_den, size_t n, ff_mode mode,
                         int64_t *num, int64_t *den);
+size_t ff_limit_f16_i32(const uint16_t *x, const int64_t *max_den, size_t n, ff_mode mode,
+                        int32_t *num, int32_t *den);
+size_t ff_limit_f16_i64(const uint16_t *x, const int64_t *max_den, size_t n, ff_mode mode,
+                        int64_t *num, int64_t *den);
+size_t ff_limit_bf16_i32(const uint16_t *x, const int64_t *max_den, size_t n, ff_mode mode,
+                         int32_t *num, int32_t *den);
+size_t ff_limit_bf16_i64(const uint16_t *x, const int64_t *max_den, size_t n, ff_mode mode,
+                         int64_t *num, int64_t *den);
 
 /* ---- back to floats (ff_to_float.c) -------------------------------------- */
 
@@ -119,7 +154,7 @@ void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, d
 
 /* The kernel variants.  Every bare-named batch entry point above
  * (ff_approximate_*, ff_limit_* over arrays, ff_to_float and
- * ff_shortest_f32_batch) runs the selected one; the internal variants carry
+ * ff_shortest_{f32,f16,bf16}_batch) runs the selected one; the internal variants carry
  * the instruction set in their name (ff_approximate_f32_i32_serial, _avx2,
  * _avx512; ff_kernels.h).  The per-element functions and the
  * ff_max_denominator_* loops over ff_max_den_* have no variants: they are
@@ -127,7 +162,7 @@ void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, d
  * one is the reference). */
 typedef enum ff_isa {
     FF_ISA_SERIAL = 0, /* plain C, any CPU */
-    FF_ISA_AVX2 = 1,   /* x86-64 with AVX2, FMA and BMI2 */
+    FF_ISA_AVX2 = 1,   /* x86-64 with AVX2, FMA, BMI2 and F16C */
     FF_ISA_AVX512 = 2  /* x86-64 with AVX-512 F, DQ, BW and VL */
 } ff_isa;
 #define FF_ISA_COUNT 3
@@ -173,6 +208,22 @@ size_t ff_limit_f64_i32_parallel(const double *x, const int64_t *max_den, size_t
                                  ff_mode mode, int32_t *num, int32_t *den, int threads);
 size_t ff_limit_f64_i64_parallel(const double *x, const int64_t *max_den, size_t n,
                                  ff_mode mode, int64_t *num, int64_t *den, int threads);
+size_t ff_approximate_f16_i32_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                       int32_t *num, int32_t *den, int threads);
+size_t ff_approximate_f16_i64_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                       int64_t *num, int64_t *den, int threads);
+size_t ff_approximate_bf16_i32_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                        int32_t *num, int32_t *den, int threads);
+size_t ff_approximate_bf16_i64_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                        int64_t *num, int64_t *den, int threads);
+size_t ff_limit_f16_i32_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                 ff_mode mode, int32_t *num, int32_t *den, int threads);
+size_t ff_limit_f16_i64_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                 ff_mode mode, int64_t *num, int64_t *den, int threads);
+size_t ff_limit_bf16_i32_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                  ff_mode mode, int32_t *num, int32_t *den, int threads);
+size_t ff_limit_bf16_i64_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                  ff_mode mode, int64_t *num, int64_t *den, int threads);
 
 /* ff_to_float with threads, and checked: returns n, or the smallest i with
  * den[i] <= 0, in which case out is incomplete (it may not be used). */

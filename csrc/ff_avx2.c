@@ -7,7 +7,7 @@
  * intrinsics' width prefix in ff_simd_ops.h; this file only says how each
  * other vector primitive maps to AVX2 + FMA (masks are all-ones lanes of
  * a vector; tails use vmaskmov loads and stores).  CMake compiles this file alone with
- * -mavx2 -mfma -mbmi2, and ff_dispatch.c calls it only on CPUs (and
+ * -mavx2 -mfma -mbmi2 -mf16c, and ff_dispatch.c calls it only on CPUs (and
  * operating systems) that run those.
  */
 #include <immintrin.h>
@@ -26,6 +26,7 @@ typedef __m256d ff_vd;
 typedef __m256d ff_vm;
 typedef __m128 ff_vf;
 typedef __m256i ff_vi;
+typedef __m128i ff_vh; /* four uint16 lanes, in the low 64 bits */
 
 /* The width-generic primitives (ff_simd_ops.h) at this file's width. */
 #define FF_MM(op) _mm256_##op
@@ -56,10 +57,24 @@ static inline ff_vm ff_vm_not(ff_vm a) {
 static inline unsigned ff_vm_bits(ff_vm m) { return (unsigned)_mm256_movemask_pd(m); }
 static inline ff_vd ff_vd_blend(ff_vm m, ff_vd a, ff_vd b) { return _mm256_blendv_pd(a, b, m); }
 
+static inline ff_vd ff_vf_to_vd(ff_vf xf) { return _mm256_cvtps_pd(xf); }
 static inline ff_vd ff_vd_load_f32(const float *x, size_t count, ff_vf *xf) {
     *xf = count >= 4 ? _mm_loadu_ps(x) : _mm_maskload_ps(x, ff_tail32(count));
-    return _mm256_cvtps_pd(*xf);
+    return ff_vf_to_vd(*xf);
 }
+/* Four uint16s in the low 64 bits; AVX2 has no 16-bit masked load, so a
+ * tail goes through a zeroed copy. */
+static inline ff_vh ff_vh_load(const uint16_t *x, size_t count) {
+    if (count >= 4) return _mm_loadl_epi64((const __m128i *)(const void *)x);
+    uint16_t part[4] = {0, 0, 0, 0};
+    memcpy(part, x, count * sizeof *x);
+    return _mm_loadl_epi64((const __m128i *)(const void *)part);
+}
+static inline ff_vf ff_vh_f16_to_vf(ff_vh h) { return _mm_cvtph_ps(h); }
+static inline ff_vf ff_vh_bf16_to_vf(ff_vh h) {
+    return _mm_castsi128_ps(_mm_slli_epi32(_mm_cvtepu16_epi32(h), 16));
+}
+static inline ff_vi ff_vh_to_vi(ff_vh h) { return _mm256_cvtepu16_epi64(h); }
 static inline ff_vd ff_vd_load_f64(const double *x, size_t count) {
     return count >= 4 ? _mm256_loadu_pd(x) : _mm256_maskload_pd(x, ff_tail64(count));
 }

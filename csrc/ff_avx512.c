@@ -7,7 +7,7 @@
  * intrinsics' width prefix in ff_simd_ops.h; this file only says how each
  * other vector primitive maps to AVX-512 (F, DQ, VL; masks live in k
  * registers, so tails are masked loads and stores).  CMake compiles this file alone with
- * -mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx2 -mfma, and ff_dispatch.c
+ * -mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx2 -mfma -mf16c, and ff_dispatch.c
  * calls it only on CPUs (and operating systems) that run those.
  */
 #include <immintrin.h>
@@ -26,6 +26,7 @@ typedef __m512d ff_vd;
 typedef __mmask8 ff_vm;
 typedef __m256 ff_vf;
 typedef __m512i ff_vi;
+typedef __m128i ff_vh; /* eight uint16 lanes */
 
 /* The width-generic primitives (ff_simd_ops.h) at this file's width. */
 #define FF_MM(op) _mm512_##op
@@ -48,10 +49,19 @@ static inline ff_vm ff_vm_not(ff_vm a) { return (ff_vm)~a; }
 static inline unsigned ff_vm_bits(ff_vm m) { return (unsigned)m; }
 static inline ff_vd ff_vd_blend(ff_vm m, ff_vd a, ff_vd b) { return _mm512_mask_blend_pd(m, a, b); }
 
+static inline ff_vd ff_vf_to_vd(ff_vf xf) { return _mm512_cvtps_pd(xf); }
 static inline ff_vd ff_vd_load_f32(const float *x, size_t count, ff_vf *xf) {
     *xf = _mm256_maskz_loadu_ps(ff_tail(count), x);
-    return _mm512_cvtps_pd(*xf);
+    return ff_vf_to_vd(*xf);
 }
+static inline ff_vh ff_vh_load(const uint16_t *x, size_t count) {
+    return _mm_maskz_loadu_epi16(ff_tail(count), x);
+}
+static inline ff_vf ff_vh_f16_to_vf(ff_vh h) { return _mm256_cvtph_ps(h); }
+static inline ff_vf ff_vh_bf16_to_vf(ff_vh h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+static inline ff_vi ff_vh_to_vi(ff_vh h) { return _mm512_cvtepu16_epi64(h); }
 static inline ff_vd ff_vd_load_f64(const double *x, size_t count) {
     return _mm512_maskz_loadu_pd(ff_tail(count), x);
 }

@@ -49,6 +49,15 @@ __extension__ typedef __int128 ff_i128;
 #define FF_F64_FRAC_BITS 52
 #define FF_F32_EXP_BITS 8
 #define FF_F64_EXP_BITS 11
+/* The half formats, given as raw uint16 bit patterns: IEEE binary16
+ * (float16) and bfloat16 (float32's upper half). */
+#define FF_F16_FRAC_BITS 10
+#define FF_F16_EXP_BITS 5
+#define FF_BF16_FRAC_BITS 7
+#define FF_BF16_EXP_BITS 8
+/* Bit patterns of a half format with the sign bit clear: the SIMD paths'
+ * decimal tables (ff_half_digits_f16, _bf16) have one entry for each. */
+#define FF_HALF_PATTERNS 32768
 
 /* Returns the raw bits of x (memcpy is the defined way to type-pun). */
 FF_INLINE uint32_t ff_bits_f32(float x) {
@@ -88,6 +97,46 @@ FF_INLINE int ff_decode_f32(float x, uint64_t *m, int32_t *e) {
  * requires x finite and nonzero. */
 FF_INLINE int ff_decode_f64(double x, uint64_t *m, int32_t *e) {
     return ff_decode_bits(ff_bits_f64(x), FF_F64_FRAC_BITS, FF_F64_EXP_BITS, m, e);
+}
+
+/* Returns the float16 with bits b widened to float32, exactly (every
+ * float16, subnormals included, is a float32; inf and NaN map to inf and a
+ * NaN).  Integer operations only: no F16C on the serial path. */
+FF_INLINE float ff_f16_to_f32(uint16_t b) {
+    const uint32_t sign = (uint32_t)(b >> 15) << 31, biased = (b >> 10) & 0x1f, frac = b & 0x3ff;
+    uint32_t w;
+    if (biased == 0x1f) {
+        w = sign | 0x7f800000u | frac << 13;
+    } else if (biased != 0) {
+        w = sign | (biased + 127 - 15) << 23 | frac << 13;
+    } else {
+        /* A subnormal (or zero) is frac * 2**-24; the product is exact. */
+        float v = (float)frac * 0x1p-24f;
+        memcpy(&w, &v, sizeof w);
+        w |= sign;
+    }
+    float x;
+    memcpy(&x, &w, sizeof x);
+    return x;
+}
+
+/* Returns the bfloat16 with bits b widened to float32 (exact: its upper half). */
+FF_INLINE float ff_bf16_to_f32(uint16_t b) {
+    const uint32_t w = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &w, sizeof x);
+    return x;
+}
+
+/* A half value's shortest digits in one table entry: digits (< 10**5) in
+ * the low 32 bits, exp10 + FF_HALF_EXP_BIAS (> 0: exp10 >= -41) above. */
+#define FF_HALF_EXP_BIAS 64
+
+/* Returns digits and exp10 packed as one table entry; requires digits < 2**32
+ * and -FF_HALF_EXP_BIAS <= exp10 < FF_HALF_EXP_BIAS. */
+FF_INLINE uint64_t ff_half_pack(uint64_t digits, int32_t exp10) {
+    assert(digits >> 32 == 0 && -FF_HALF_EXP_BIAS <= exp10 && exp10 < FF_HALF_EXP_BIAS);
+    return digits | (uint64_t)(exp10 + FF_HALF_EXP_BIAS) << 32;
 }
 
 /* Returns the number of significant bits of v; 0 for v == 0. */

@@ -30,6 +30,7 @@ static unsigned ff_detect(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return caps;
     const int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
+    const int f16c = (c >> 29) & 1; /* the float16 lanes' widening (vcvtph2ps) */
     if (!osxsave || !avx) return caps; /* XGETBV itself needs OSXSAVE */
     const uint64_t xcr0 = ff_xcr0();
     const int ymm_state = (xcr0 & 0x6) == 0x6;   /* SSE and AVX state */
@@ -38,7 +39,7 @@ static unsigned ff_detect(void) {
     __cpuid_count(7, 0, a, b, c, d);
     const int avx2 = (b >> 5) & 1, bmi2 = (b >> 8) & 1;
     const int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
-    if (ymm_state && avx2 && fma && bmi2) caps |= 1u << FF_ISA_AVX2;
+    if (ymm_state && avx2 && fma && bmi2 && f16c) caps |= 1u << FF_ISA_AVX2;
     /* The AVX-512 kernel also uses 256-bit AVX2 instructions on the side. */
     if (zmm_state && (caps & (1u << FF_ISA_AVX2)) && f && dq && bw && vl)
         caps |= 1u << FF_ISA_AVX512;

@@ -22,16 +22,26 @@
         .limit_f32_i64 = ff_limit_f32_i64_##ISA,                                                   \
         .limit_f64_i32 = ff_limit_f64_i32_##ISA,                                                   \
         .limit_f64_i64 = ff_limit_f64_i64_##ISA,                                                   \
+        .approximate_f16_i32 = ff_approximate_f16_i32_##ISA,                                       \
+        .approximate_f16_i64 = ff_approximate_f16_i64_##ISA,                                       \
+        .approximate_bf16_i32 = ff_approximate_bf16_i32_##ISA,                                     \
+        .approximate_bf16_i64 = ff_approximate_bf16_i64_##ISA,                                     \
+        .limit_f16_i32 = ff_limit_f16_i32_##ISA,                                                   \
+        .limit_f16_i64 = ff_limit_f16_i64_##ISA,                                                   \
+        .limit_bf16_i32 = ff_limit_bf16_i32_##ISA,                                                 \
+        .limit_bf16_i64 = ff_limit_bf16_i64_##ISA,                                                 \
         .to_float = ff_to_float_##ISA,                                                             \
         .shortest_f32 = ff_shortest_f32_batch_##ISA,                                               \
+        .shortest_f16 = ff_shortest_f16_batch_##ISA,                                               \
+        .shortest_bf16 = ff_shortest_bf16_batch_##ISA,                                             \
     }
 
-/* ff_approximate_f32_i32_serial ... ff_shortest_f32_batch_serial */
+/* ff_approximate_f32_i32_serial ... ff_shortest_bf16_batch_serial */
 static const ff_kernel_table ff_serial_table = FF_TABLE(serial);
 #ifdef FF_WITH_X86_SIMD
-/* ff_approximate_f32_i32_avx2 ... ff_shortest_f32_batch_avx2 */
+/* ff_approximate_f32_i32_avx2 ... ff_shortest_bf16_batch_avx2 */
 static const ff_kernel_table ff_avx2_table = FF_TABLE(avx2);
-/* ff_approximate_f32_i32_avx512 ... ff_shortest_f32_batch_avx512 */
+/* ff_approximate_f32_i32_avx512 ... ff_shortest_bf16_batch_avx512 */
 static const ff_kernel_table ff_avx512_table = FF_TABLE(avx512);
 #endif
 
@@ -110,6 +120,14 @@ FF_FORWARD_BATCH(f32, i64)
 FF_FORWARD_BATCH(f64, i32)
 /* ff_approximate_f64_i64, ff_limit_f64_i64 */
 FF_FORWARD_BATCH(f64, i64)
+/* ff_approximate_f16_i32, ff_limit_f16_i32 */
+FF_FORWARD_BATCH(f16, i32)
+/* ff_approximate_f16_i64, ff_limit_f16_i64 */
+FF_FORWARD_BATCH(f16, i64)
+/* ff_approximate_bf16_i32, ff_limit_bf16_i32 */
+FF_FORWARD_BATCH(bf16, i32)
+/* ff_approximate_bf16_i64, ff_limit_bf16_i64 */
+FF_FORWARD_BATCH(bf16, i64)
 
 void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out) {
     ff_kernels()->to_float(num, den, n, digits, out);
@@ -117,4 +135,12 @@ void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, d
 
 void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
     ff_kernels()->shortest_f32(x, n, digits, exp10);
+}
+
+void ff_shortest_f16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10) {
+    ff_kernels()->shortest_f16(x, n, digits, exp10);
+}
+
+void ff_shortest_bf16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10) {
+    ff_kernels()->shortest_bf16(x, n, digits, exp10);
 }

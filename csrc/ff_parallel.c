@@ -116,6 +116,14 @@ FF_DEFINE_PARALLEL(f32, i64)
 FF_DEFINE_PARALLEL(f64, i32)
 /* ff_approximate_f64_i64_parallel, ff_limit_f64_i64_parallel */
 FF_DEFINE_PARALLEL(f64, i64)
+/* ff_approximate_f16_i32_parallel, ff_limit_f16_i32_parallel */
+FF_DEFINE_PARALLEL(f16, i32)
+/* ff_approximate_f16_i64_parallel, ff_limit_f16_i64_parallel */
+FF_DEFINE_PARALLEL(f16, i64)
+/* ff_approximate_bf16_i32_parallel, ff_limit_bf16_i32_parallel */
+FF_DEFINE_PARALLEL(bf16, i32)
+/* ff_approximate_bf16_i64_parallel, ff_limit_bf16_i64_parallel */
+FF_DEFINE_PARALLEL(bf16, i64)
 
 /* to_float checks its denominators on the way, in the threads rather than in
  * a serial pass before them: a chunk converts only when every den in it is

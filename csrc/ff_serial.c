@@ -9,7 +9,8 @@
  * Specification
  * =============
  *
- * Each element x (float32 or float64, finite) stands for an exact rational v:
+ * Each element x (float32, float64, float16 or bfloat16, finite) stands for
+ * an exact rational v:
  *
  *   FF_MODE_DECIMAL  v = the decimal that NumPy's str() prints for x: the
  *                    shortest digit string that reads back as x in x's type,
@@ -40,7 +41,12 @@
  *
  * The bound of approximate(x, p): q = T(10**p) / |x| evaluated in x's type T
  * (NumPy 2 evaluates the seed's `10**p / abs(x)` that way for a float32
- * scalar), max_den = floor(q) clamped to [1, cap]; 1 when x == 0.
+ * scalar), max_den = floor(q) clamped to [1, cap]; 1 when x == 0.  A half
+ * element (float16, bfloat16) is widened exactly to float32 and T is
+ * float32: float16 cannot even hold 10**5, and bfloat16 would keep only 8
+ * bits of the bound.  Its value v is still its own: the shortest decimal
+ * that rounds back to x in x's type (bfloat16 0.10009765625 is 1/10), or x's
+ * exact value, which the widening does not change.
  *
  * Domain and arithmetic
  * =====================
@@ -97,13 +103,27 @@ int64_t ff_max_den_f64(double x, int p, int64_t cap) {
     return ff_clamp_bound(q, cap);
 }
 
-void ff_max_denominator_f32(const float *x, size_t n, int p, int64_t cap, int64_t *out) {
-    for (size_t i = 0; i < n; ++i) out[i] = ff_max_den_f32(x[i], p, cap);
+int64_t ff_max_den_f16(uint16_t x, int p, int64_t cap) {
+    return ff_max_den_f32(ff_f16_to_f32(x), p, cap);
 }
 
-void ff_max_denominator_f64(const double *x, size_t n, int p, int64_t cap, int64_t *out) {
-    for (size_t i = 0; i < n; ++i) out[i] = ff_max_den_f64(x[i], p, cap);
+int64_t ff_max_den_bf16(uint16_t x, int p, int64_t cap) {
+    return ff_max_den_f32(ff_bf16_to_f32(x), p, cap);
 }
+
+/* ff_max_denominator_<FT>: ff_max_den_<FT> of each element. */
+#define FF_DEFINE_MAX_DENOMINATOR(FT)                                                              \
+    void ff_max_denominator_##FT(const ff_##FT *x, size_t n, int p, int64_t cap, int64_t *out) {   \
+        for (size_t i = 0; i < n; ++i) out[i] = ff_max_den_##FT(x[i], p, cap);                     \
+    }
+/* ff_max_denominator_f32 */
+FF_DEFINE_MAX_DENOMINATOR(f32)
+/* ff_max_denominator_f64 */
+FF_DEFINE_MAX_DENOMINATOR(f64)
+/* ff_max_denominator_f16 */
+FF_DEFINE_MAX_DENOMINATOR(f16)
+/* ff_max_denominator_bf16 */
+FF_DEFINE_MAX_DENOMINATOR(bf16)
 
 /* ---- exact value of an element ------------------------------------------ */
 
@@ -245,36 +265,75 @@ static int ff_answer(int negative, ff_class cls, const ff_ratio *r, int64_t max_
     return 0;
 }
 
+/* The answer for a nonzero element whose magnitude is m * 10**e (decimal
+ * mode: its shortest digits) or m * 2**e (exact mode: its bits), as
+ * ff_answer; what every per-element entry below ends in. */
+static int ff_answer_from(int negative, ff_mode mode, uint64_t m, int32_t e, int64_t max_den,
+                          int64_t num_min, int64_t num_max, int64_t *num, int64_t *den) {
+    assert(max_den >= 1 && m > 0);
+    ff_ratio r;
+    const ff_class cls =
+        mode == FF_MODE_DECIMAL ? ff_ratio_from_decimal(m, e, &r) : ff_ratio_from_binary(m, e, &r);
+    return ff_answer(negative, cls, &r, max_den, num_min, num_max, num, den);
+}
+
+/* Writes Fraction(0) = 0/1, the answer for a zero of either sign; returns 0. */
+static int ff_answer_zero(int64_t *num, int64_t *den) {
+    *num = 0;
+    *den = 1;
+    return 0;
+}
+
 /* The per-element entry of each float type: ff_limit_f32 and ff_limit_f64.
  * v's exact value comes from the shortest digits (decimal) or the bits
- * (exact); zeros of either sign are Fraction(0) = 0/1. */
+ * (exact). */
 #define FF_DEFINE_LIMIT(FT)                                                                        \
     int ff_limit_##FT(ff_##FT x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,  \
                       int64_t *num, int64_t *den) {                                                \
-        assert(max_den >= 1);                                                                      \
-        if (x == 0) {                                                                              \
-            *num = 0;                                                                              \
-            *den = 1;                                                                              \
-            return 0;                                                                              \
-        }                                                                                          \
+        if (x == 0) return ff_answer_zero(num, den);                                               \
         uint64_t m;                                                                                \
         int32_t e;                                                                                 \
-        ff_ratio r;                                                                                \
-        ff_class cls;                                                                              \
-        if (mode == FF_MODE_DECIMAL) {                                                             \
+        if (mode == FF_MODE_DECIMAL)                                                               \
             ff_shortest_##FT(x, &m, &e);                                                           \
-            cls = ff_ratio_from_decimal(m, e, &r);                                                 \
-        } else {                                                                                   \
+        else                                                                                       \
             (void)ff_decode_##FT(x, &m, &e);                                                       \
-            cls = ff_ratio_from_binary(m, e, &r);                                                  \
-        }                                                                                          \
-        return ff_answer(x < 0, cls, &r, max_den, num_min, num_max, num, den);                     \
+        return ff_answer_from(x < 0, mode, m, e, max_den, num_min, num_max, num, den);             \
     }
 
 /* ff_limit_f32 */
 FF_DEFINE_LIMIT(f32)
 /* ff_limit_f64 */
 FF_DEFINE_LIMIT(f64)
+
+/* The per-element entry of the half formats, written out: decode the bit
+ * pattern x of the format with frac_bits / exp_bits fields, then take the
+ * shortest digits in that format itself (decimal: shortest()) or the bits
+ * (exact).  The bound, float32's, is the caller's (ff_max_den_f16). */
+static int ff_limit_half(uint16_t x, int frac_bits, int exp_bits,
+                         void (*shortest)(uint16_t, uint64_t *, int32_t *), int64_t max_den,
+                         ff_mode mode, int64_t num_min, int64_t num_max, int64_t *num,
+                         int64_t *den) {
+    if ((x & 0x7fff) == 0) return ff_answer_zero(num, den);
+    uint64_t m;
+    int32_t e;
+    if (mode == FF_MODE_DECIMAL)
+        shortest(x, &m, &e);
+    else
+        (void)ff_decode_bits(x, frac_bits, exp_bits, &m, &e);
+    return ff_answer_from(x >> 15, mode, m, e, max_den, num_min, num_max, num, den);
+}
+
+int ff_limit_f16(uint16_t x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
+                 int64_t *num, int64_t *den) {
+    return ff_limit_half(x, FF_F16_FRAC_BITS, FF_F16_EXP_BITS, ff_shortest_f16, max_den, mode,
+                         num_min, num_max, num, den);
+}
+
+int ff_limit_bf16(uint16_t x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
+                  int64_t *num, int64_t *den) {
+    return ff_limit_half(x, FF_BF16_FRAC_BITS, FF_BF16_EXP_BITS, ff_shortest_bf16, max_den, mode,
+                         num_min, num_max, num, den);
+}
 
 /* ---- batch kernels -------------------------------------------------------- */
 
@@ -313,3 +372,11 @@ FF_DEFINE_BATCH(f32, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)
 FF_DEFINE_BATCH(f64, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
 /* ff_approximate_f64_i64_serial, ff_limit_f64_i64_serial */
 FF_DEFINE_BATCH(f64, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)
+/* ff_approximate_f16_i32_serial, ff_limit_f16_i32_serial */
+FF_DEFINE_BATCH(f16, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
+/* ff_approximate_f16_i64_serial, ff_limit_f16_i64_serial */
+FF_DEFINE_BATCH(f16, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)
+/* ff_approximate_bf16_i32_serial, ff_limit_bf16_i32_serial */
+FF_DEFINE_BATCH(bf16, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
+/* ff_approximate_bf16_i64_serial, ff_limit_bf16_i64_serial */
+FF_DEFINE_BATCH(bf16, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)

@@ -35,10 +35,22 @@
  * (9.8e-45) and float64 c = 2 (9.9e-324) have 10**(k+1) in R_v, and both lie
  * nearer to it, so the two notions agree on every float32 and float64.
  *
- * Unlike Java's Double.toString, the paper's reference implementation,
+ * The half formats, checked the same way with exact rationals for c = 1 .. 9:
+ * no float16 subnormal c * 2**-24 below 9.5 * 10**k has 10**(k+1) in R_v
+ * (the ones with a multiple of 10**-7 in R_v, c = 2, 3, 5, 7, 8, all lie
+ * above 1e-7), so float16 agrees everywhere.  bfloat16's smallest subnormal
+ * does not: c = 1, 2**-133 = 9.18e-41, has R_v = (4.6e-41, 1.38e-40), which
+ * holds 1e-40 (Schubfach's pick) and the one-digit rival 9e-41, nearer to
+ * v.  The contract is NumPy's notion (fewest digits, then the closest), so
+ * ff_shortest_bf16 answers 9e-41 there; every other bfloat16 subnormal with
+ * a multiple of 10**-40 in R_v (c = 2 .. 5, 7 .. 9) lies above 1e-40.
+ *
+ * float16 and bfloat16 take the float32 path (64-bit g), proven for both by
+ * the generator.  Unlike Java's Double.toString, the paper's reference implementation,
  * there is no two-digit minimum: the smallest float64 gives 5e-324.
  */
 #include "ff_common.h" /* and through it ff_shortest_tables.h */
+#include "ff_kernels.h"
 
 /* The logarithm floors and the scale factors g(k) are ff_common.h's. */
 
@@ -170,6 +182,21 @@ void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10) {
     ff_schubfach(ff_bits_f64(x), FF_F64_FRAC_BITS, FF_F64_EXP_BITS, digits, exp10);
 }
 
+void ff_shortest_f16(uint16_t bits, uint64_t *digits, int32_t *exp10) {
+    ff_schubfach(bits, FF_F16_FRAC_BITS, FF_F16_EXP_BITS, digits, exp10);
+}
+
+void ff_shortest_bf16(uint16_t bits, uint64_t *digits, int32_t *exp10) {
+    /* The one value where the fewest power of ten is not the fewest digits
+     * (see the top): 2**-133 is 9e-41, not 1e-40. */
+    if ((bits & 0x7fff) == 1) {
+        *digits = 9;
+        *exp10 = -41;
+        return;
+    }
+    ff_schubfach(bits, FF_BF16_FRAC_BITS, FF_BF16_EXP_BITS, digits, exp10);
+}
+
 /* The serial entry of the batch table: the reference the lane-parallel
  * versions (ff_simd.h) are tested against. */
 void ff_shortest_f32_batch_serial(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
@@ -181,4 +208,77 @@ void ff_shortest_f32_batch_serial(const float *x, size_t n, uint64_t *digits, in
             ff_shortest_f32(x[i], &digits[i], &exp10[i]);
         }
     }
+}
+
+/* The serial batch of a half format: shortest(x[i]), zeros (either sign) 0 and 0. */
+static void ff_shortest_half_batch(void (*shortest)(uint16_t, uint64_t *, int32_t *),
+                                   const uint16_t *x, size_t n, uint64_t *digits,
+                                   int32_t *exp10) {
+    for (size_t i = 0; i < n; ++i) {
+        if ((x[i] & 0x7fff) == 0) {
+            digits[i] = 0;
+            exp10[i] = 0;
+        } else {
+            shortest(x[i], &digits[i], &exp10[i]);
+        }
+    }
+}
+
+void ff_shortest_f16_batch_serial(const uint16_t *x, size_t n, uint64_t *digits,
+                                  int32_t *exp10) {
+    ff_shortest_half_batch(ff_shortest_f16, x, n, digits, exp10);
+}
+
+void ff_shortest_bf16_batch_serial(const uint16_t *x, size_t n, uint64_t *digits,
+                                   int32_t *exp10) {
+    ff_shortest_half_batch(ff_shortest_bf16, x, n, digits, exp10);
+}
+
+/* ---- the half formats' digit tables (ff_kernels.h) ------------------------ */
+
+/* A table's build state: 0 not started, 1 being built, 2 ready. */
+enum { FF_TABLE_EMPTY = 0, FF_TABLE_BUILDING = 1, FF_TABLE_READY = 2 };
+
+/* Returns table, filled on the first call with shortest() of every pattern
+ * below FF_HALF_PATTERNS whose biased exponent is below exp_all_ones (the
+ * rest, inf and NaN, stay 0).  One caller builds it; callers racing with it
+ * wait (about a millisecond) rather than build a copy of their own. */
+static const uint64_t *ff_half_table(uint64_t *table, int *state,
+                                     void (*shortest)(uint16_t, uint64_t *, int32_t *),
+                                     int frac_bits, unsigned exp_all_ones) {
+    if (__atomic_load_n(state, __ATOMIC_ACQUIRE) == FF_TABLE_READY) return table;
+    int expected = FF_TABLE_EMPTY;
+    if (__atomic_compare_exchange_n(state, &expected, FF_TABLE_BUILDING, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        table[0] = ff_half_pack(0, 0);
+        for (unsigned b = 1; b < FF_HALF_PATTERNS; ++b) {
+            uint64_t d = 0;
+            int32_t e = 0;
+            if ((b >> frac_bits) != exp_all_ones) {
+                shortest((uint16_t)b, &d, &e);
+                table[b] = ff_half_pack(d, e);
+            } else {
+                table[b] = 0;
+            }
+        }
+        __atomic_store_n(state, FF_TABLE_READY, __ATOMIC_RELEASE);
+        return table;
+    }
+    while (__atomic_load_n(state, __ATOMIC_ACQUIRE) != FF_TABLE_READY) {
+        /* another thread is filling it */
+    }
+    return table;
+}
+
+static uint64_t ff_f16_digits[FF_HALF_PATTERNS], ff_bf16_digits[FF_HALF_PATTERNS];
+static int ff_f16_digits_state, ff_bf16_digits_state;
+
+const uint64_t *ff_half_digits_f16(void) {
+    return ff_half_table(ff_f16_digits, &ff_f16_digits_state, ff_shortest_f16, FF_F16_FRAC_BITS,
+                         (1u << FF_F16_EXP_BITS) - 1);
+}
+
+const uint64_t *ff_half_digits_bf16(void) {
+    return ff_half_table(ff_bf16_digits, &ff_bf16_digits_state, ff_shortest_bf16,
+                         FF_BF16_FRAC_BITS, (1u << FF_BF16_EXP_BITS) - 1);
 }

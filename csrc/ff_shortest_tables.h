@@ -5,8 +5,9 @@
  *     python3 tools/gen_shortest_tables.py > csrc/ff_shortest_tables.h
  * with exact integer arithmetic (see that script for the derivations).  The
  * script prints nothing it has not proven: the logarithm formulas hold over
- * their stated ranges, and for every binary64 and binary32 exponent the
- * truncated products of ff_shortest.c round to odd like the exact ones.
+ * their stated ranges, and for every binary64, binary32, binary16 and
+ * bfloat16 exponent the truncated products of ff_shortest.c round to odd
+ * like the exact ones.
  */
 #ifndef FF_SHORTEST_TABLES_H
 #define FF_SHORTEST_TABLES_H
@@ -32,11 +33,12 @@
 #define FF_LOG2_POW10_EMAX 500
 
 /* Decimal exponents k with a row in ff_g_table: every k binary64 needs;
- * binary32 needs only FF_G_K32_MIN..FF_G_K32_MAX. */
+ * binary32, binary16 and bfloat16 (the 64-bit g path) need only
+ * FF_G_K32_MIN..FF_G_K32_MAX. */
 #define FF_G_K_MIN (-324)
 #define FF_G_K_MAX 292
 #define FF_G_K32_MIN (-45)
-#define FF_G_K32_MAX 31
+#define FF_G_K32_MAX 36
 
 /* h = q + floor(log2(10**-k)) + 1, the left shift applied to the scaled
  * interval ends, always lies in [FF_H_MIN, FF_H_MAX]. */

@@ -67,6 +67,10 @@
  *           double indices i; ff_vd_store_i32/ff_vd_store_i64(out, v, count):
  *           integral v, |v| < 2**51 (i32: any value; out-of-range lanes are
  *           the caller's problem)
+ *   halves  ff_vh (FF_W uint16 lanes): ff_vh_load(x, count) (the rest read as
+ *           0, nothing read beyond); ff_vh_f16_to_vf and ff_vh_bf16_to_vf,
+ *           exact widenings to float32; ff_vh_to_vi (zero-extended);
+ *           ff_vf_to_vd (float32 lanes to double, exact)
  *   ints    ff_vi (FF_W 64-bit lanes): ff_vi_f32_bits(xf) (zero-extended),
  *           ff_vi_set, [ops] ff_vi_add, ff_vi_and, [ops] ff_vi_srl(a, imm) (a
  *           macro), [ops] ff_vi_mul32 (low 32 bits of each lane, unsigned,
@@ -352,18 +356,54 @@ static inline void ff_shortest_f32_lanes(ff_vf xf, const uint64_t *g64, ff_vd *D
     *E = e;
 }
 
-/* Decimal mode's N / M for float32 lanes from their shortest digits: with
- * P = 10**|E| (clamped), N = D P and M = 1 for E >= 0, N = D and M = P
- * otherwise. */
-static inline void ff_value_decimal_f32_lanes(ff_vf xf, const uint64_t *g64, ff_vd *N, ff_vd *M) {
-    ff_vd D, E;
-    ff_shortest_f32_lanes(xf, g64, &D, &E);
+/* ---- shortest digits of half lanes: one gather from the serial table ----- */
+
+/* |x| = D * 10**E for every lane of half bit patterns xh (zeros: 0 and 0),
+ * from table, ff_half_digits_f16() or ff_half_digits_bf16() (ff_kernels.h):
+ * 65,536 values are fewer than a Schubfach pass costs, and the table is
+ * what the serial ff_shortest_f16 / _bf16 computed, so the lanes match it. */
+static inline void ff_half_digits_lanes(ff_vh xh, const uint64_t *table, ff_vd *D, ff_vd *E) {
+    const ff_vi t = ff_vi_gather(table, ff_vi_and(ff_vh_to_vi(xh), ff_vi_set(0x7fff)));
+    *D = ff_vi_to_vd(ff_vi_and(t, ff_vi_set(INT64_C(0xffffffff))));
+    *E = ff_vd_sub(ff_vi_to_vd(ff_vi_srl(t, 32)), ff_vd_set((double)FF_HALF_EXP_BIAS));
+}
+
+/* Decimal mode's N / M from shortest digits D * 10**E: with P = 10**|E|
+ * (clamped), N = D P and M = 1 for E >= 0, N = D and M = P otherwise. */
+static inline void ff_value_from_digits(ff_vd D, ff_vd E, ff_vd *N, ff_vd *M) {
     const ff_vd zero = ff_vd_set(0.0);
     const ff_vm neg = ff_vd_lt(E, zero);
     const ff_vd P =
         ff_vd_lookup(FF_POW10_F64_AT, ff_vd_min(ff_vd_abs(E), ff_vd_set(FF_DEC_EXP_CLAMP)));
     *N = ff_vd_blend(neg, ff_vd_mul(D, P), D);
     *M = ff_vd_blend(neg, ff_vd_set(1.0), P);
+}
+
+/* Decimal mode's N / M for float32 lanes. */
+static inline void ff_value_decimal_f32_lanes(ff_vf xf, const uint64_t *g64, ff_vd *N, ff_vd *M) {
+    ff_vd D, E;
+    ff_shortest_f32_lanes(xf, g64, &D, &E);
+    ff_value_from_digits(D, E, N, M);
+}
+
+/* Decimal mode's N / M for half lanes (table as in ff_half_digits_lanes). */
+static inline void ff_value_decimal_half(ff_vh xh, const uint64_t *table, ff_vd *N, ff_vd *M) {
+    ff_vd D, E;
+    ff_half_digits_lanes(xh, table, &D, &E);
+    ff_value_from_digits(D, E, N, M);
+}
+
+/* Stores count (<= FF_W) lanes of integral D (< 2**53) and E as digits and exp10. */
+static inline void ff_store_digits(ff_vd D, ff_vd E, size_t count, uint64_t *digits,
+                                   int32_t *exp10) {
+    assert(count <= FF_W);
+    double d[FF_W] __attribute__((aligned(64))), e[FF_W] __attribute__((aligned(64)));
+    ff_vd_store(d, D);
+    ff_vd_store(e, E);
+    for (size_t k = 0; k < count; ++k) {
+        digits[k] = (uint64_t)d[k];
+        exp10[k] = (int32_t)e[k];
+    }
 }
 
 /* ff_shortest_f32_batch_avx2 / ff_shortest_f32_batch_avx512: ff_shortest_f32
@@ -379,15 +419,28 @@ void FF_NAME(ff_shortest_f32_batch)(const float *x, size_t n, uint64_t *digits, 
         ff_vd D, E;
         ff_shortest_f32_lanes(xf, g64, &D, &E);
         const ff_vm zero = ff_vd_eq(xd, ff_vd_set(0.0));
-        double d[FF_W] __attribute__((aligned(64))), e[FF_W] __attribute__((aligned(64)));
-        ff_vd_store(d, ff_vd_blend(zero, D, ff_vd_set(0.0)));
-        ff_vd_store(e, ff_vd_blend(zero, E, ff_vd_set(0.0)));
-        for (size_t k = 0; k < count; ++k) {
-            digits[i + k] = (uint64_t)d[k];
-            exp10[i + k] = (int32_t)e[k];
-        }
+        ff_store_digits(ff_vd_blend(zero, D, ff_vd_set(0.0)), ff_vd_blend(zero, E, ff_vd_set(0.0)),
+                        count, digits + i, exp10 + i);
     }
 }
+
+/* ff_shortest_<FT>_batch_avx2 / _avx512 for a half type FT: its digit
+ * table, gathered per lane; zeros give 0 and 0. */
+#define FF_DEFINE_SHORTEST_HALF(FT)                                                                \
+    void FF_NAME(ff_shortest_##FT##_batch)(const uint16_t *x, size_t n, uint64_t *digits,          \
+                                           int32_t *exp10) {                                       \
+        const uint64_t *table = ff_half_digits_##FT();                                             \
+        for (size_t i = 0; i < n; i += FF_W) {                                                     \
+            const size_t count = n - i < FF_W ? n - i : FF_W;                                      \
+            ff_vd D, E;                                                                            \
+            ff_half_digits_lanes(ff_vh_load(x + i, count), table, &D, &E);                         \
+            ff_store_digits(D, E, count, digits + i, exp10 + i);                                   \
+        }                                                                                          \
+    }
+/* ff_shortest_f16_batch_avx2 (or _avx512) */
+FF_DEFINE_SHORTEST_HALF(f16)
+/* ff_shortest_bf16_batch_avx2 (or _avx512) */
+FF_DEFINE_SHORTEST_HALF(bf16)
 
 /* The rest of pass A, common to every source of x and of the bound: checks
  * the fast domain, parks slow lanes on 0 / 1, signs N and stores lane j. */
@@ -451,11 +504,16 @@ static inline ff_vd ff_bound_from_q(ff_vd q, ff_vd xd, double cap_d) {
         }                                                                                          \
         return count;                                                                              \
     }
-/* static ff_emit_f32_i32, ff_emit_f32_i64, ff_emit_f64_i32, ff_emit_f64_i64 */
+/* static ff_emit_f32_i32, ff_emit_f32_i64, ff_emit_f64_i32, ff_emit_f64_i64,
+ * ff_emit_f16_i32, ff_emit_f16_i64, ff_emit_bf16_i32, ff_emit_bf16_i64 */
 FF_DEFINE_EMIT(f32, i32, INT32_MIN, INT32_MAX)
 FF_DEFINE_EMIT(f32, i64, INT64_MIN, INT64_MAX)
 FF_DEFINE_EMIT(f64, i32, INT32_MIN, INT32_MAX)
 FF_DEFINE_EMIT(f64, i64, INT64_MIN, INT64_MAX)
+FF_DEFINE_EMIT(f16, i32, INT32_MIN, INT32_MAX)
+FF_DEFINE_EMIT(f16, i64, INT64_MIN, INT64_MAX)
+FF_DEFINE_EMIT(bf16, i32, INT32_MIN, INT32_MAX)
+FF_DEFINE_EMIT(bf16, i64, INT64_MIN, INT64_MAX)
 
 /* ---- the batch kernels -------------------------------------------------------- */
 
@@ -465,9 +523,8 @@ FF_DEFINE_EMIT(f64, i64, INT64_MIN, INT64_MAX)
     static size_t ff_run_##FT##_##IT(const ff_##FT *x, const int64_t *bounds, size_t n, int p,     \
                                      ff_mode mode, ff_##IT *num, ff_##IT *den) {                   \
         ff_block blk __attribute__((aligned(64)));                                                 \
-        const ff_##FT pow10 = (ff_##FT)ff_pow10_f64(bounds ? 0 : p); /* T(10**p) */                \
-        uint64_t g64[FF_G64_ROWS]; /* float32 decimal mode's scale factors */                      \
-        if (mode == FF_MODE_DECIMAL) ff_g64_rows(g64);                                             \
+        const FF_BOUND_T_##FT pow10 = (FF_BOUND_T_##FT)ff_pow10_f64(bounds ? 0 : p); /* T(10**p) */ \
+        FF_DECIMAL_SETUP_##FT;                                                                     \
         for (size_t start = 0; start < n; start += FF_BLOCK) {                                     \
             const size_t len = n - start < FF_BLOCK ? n - start : FF_BLOCK;                        \
             const size_t nvec =                                                                    \
@@ -511,17 +568,47 @@ FF_DEFINE_EMIT(f64, i64, INT64_MIN, INT64_MAX)
     }
 
 /* How a vector of each float type is loaded: xd (doubles), and for the
- * bound, q = T(10**p) / |x| rounded in T. */
+ * bound, q = T(10**p) / |x| rounded in T, the type FF_BOUND_T; what decimal
+ * mode needs once per call (FF_DECIMAL_SETUP) and per vector.  Half lanes
+ * are widened exactly to float32 for the bound and for exact mode; their
+ * decimal values come from their own type's digit table. */
 #define FF_LOAD_X_f32                                                                              \
     ff_vf xf;                                                                                      \
     ff_vd xd = ff_vd_load_f32(x + i, count, &xf)
+#define FF_BOUND_T_f32 float
 #define FF_BOUND_Q_f32 ff_vf_bound(xf, pow10)
+#define FF_DECIMAL_SETUP_f32                                                                       \
+    uint64_t g64[FF_G64_ROWS]; /* float32 decimal mode's scale factors */                          \
+    if (mode == FF_MODE_DECIMAL) ff_g64_rows(g64)
 #define FF_VALUE_DECIMAL_f32 ff_value_decimal_f32_lanes(xf, g64, &N, &M)
-#define FF_VALUE_DECIMAL_f64 ff_value_decimal_f64(x + i, count, &N, &M)
 #define FF_FRAC_BITS_f32 FF_F32_FRAC_BITS
-#define FF_FRAC_BITS_f64 FF_F64_FRAC_BITS
+
 #define FF_LOAD_X_f64 ff_vd xd = ff_vd_load_f64(x + i, count)
+#define FF_BOUND_T_f64 double
 #define FF_BOUND_Q_f64 ff_vd_div(ff_vd_set(pow10), ff_vd_abs(xd))
+#define FF_DECIMAL_SETUP_f64 (void)0
+#define FF_VALUE_DECIMAL_f64 ff_value_decimal_f64(x + i, count, &N, &M)
+#define FF_FRAC_BITS_f64 FF_F64_FRAC_BITS
+
+#define FF_LOAD_X_HALF(WIDEN)                                                                      \
+    const ff_vh xh = ff_vh_load(x + i, count);                                                     \
+    const ff_vf xf = WIDEN(xh);                                                                    \
+    ff_vd xd = ff_vf_to_vd(xf)
+#define FF_DECIMAL_SETUP_HALF(FT)                                                                  \
+    const uint64_t *const half = mode == FF_MODE_DECIMAL ? ff_half_digits_##FT() : NULL
+#define FF_LOAD_X_f16 FF_LOAD_X_HALF(ff_vh_f16_to_vf)
+#define FF_BOUND_T_f16 float
+#define FF_BOUND_Q_f16 ff_vf_bound(xf, pow10)
+#define FF_DECIMAL_SETUP_f16 FF_DECIMAL_SETUP_HALF(f16)
+#define FF_VALUE_DECIMAL_f16 ff_value_decimal_half(xh, half, &N, &M)
+#define FF_FRAC_BITS_f16 FF_F16_FRAC_BITS
+
+#define FF_LOAD_X_bf16 FF_LOAD_X_HALF(ff_vh_bf16_to_vf)
+#define FF_BOUND_T_bf16 float
+#define FF_BOUND_Q_bf16 ff_vf_bound(xf, pow10)
+#define FF_DECIMAL_SETUP_bf16 FF_DECIMAL_SETUP_HALF(bf16)
+#define FF_VALUE_DECIMAL_bf16 ff_value_decimal_half(xh, half, &N, &M)
+#define FF_FRAC_BITS_bf16 FF_BF16_FRAC_BITS
 
 /* ff_approximate_f32_i32_avx2, ff_limit_f32_i32_avx2 (or _avx512; static ff_run_f32_i32) */
 FF_DEFINE_DRIVER(f32, i32, FF_MAX_DEN_I32)
@@ -531,6 +618,14 @@ FF_DEFINE_DRIVER(f32, i64, FF_MAX_DEN_I64)
 FF_DEFINE_DRIVER(f64, i32, FF_MAX_DEN_I32)
 /* ff_approximate_f64_i64_avx2, ff_limit_f64_i64_avx2 (or _avx512; static ff_run_f64_i64) */
 FF_DEFINE_DRIVER(f64, i64, FF_MAX_DEN_I64)
+/* ff_approximate_f16_i32_avx2, ff_limit_f16_i32_avx2 (or _avx512; static ff_run_f16_i32) */
+FF_DEFINE_DRIVER(f16, i32, FF_MAX_DEN_I32)
+/* ff_approximate_f16_i64_avx2, ff_limit_f16_i64_avx2 (or _avx512; static ff_run_f16_i64) */
+FF_DEFINE_DRIVER(f16, i64, FF_MAX_DEN_I64)
+/* ff_approximate_bf16_i32_avx2, ff_limit_bf16_i32_avx2 (or _avx512; static ff_run_bf16_i32) */
+FF_DEFINE_DRIVER(bf16, i32, FF_MAX_DEN_I32)
+/* ff_approximate_bf16_i64_avx2, ff_limit_bf16_i64_avx2 (or _avx512; static ff_run_bf16_i64) */
+FF_DEFINE_DRIVER(bf16, i64, FF_MAX_DEN_I64)
 
 /* ---- to_float (ff_to_float.c is the reference) -------------------------------- */
 

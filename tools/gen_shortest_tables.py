@@ -7,17 +7,19 @@ ff_shortest.c finds the shortest decimal with Schubfach (R. Giulietti, "The
 Schubfach way to render doubles", 2020).  It needs
 
   * one 128-bit approximation g(k) of 10**-k for every decimal exponent k the
-    binary64 exponents lead to (binary32 uses the upper half of the same rows,
-    rounded up, so it has no table of its own);
+    binary64 exponents lead to (binary32, binary16 and bfloat16 use the upper
+    half of the same rows, rounded up, so they have no table of their own);
   * three fixed-point formulas for floor(e*log10(2)), floor(log10(3/4 * 2**e))
     and floor(e*log2(10)).
 
 Everything is computed with exact integers and fractions, so the output is
 deterministic.  Nothing is printed unless it is proven first: every
 fixed-point formula is checked against the exact value over its whole stated
-range, and verify_format proves, for every binary exponent of both formats,
+range, and verify_format proves, for every binary exponent of every format,
 that the truncated products ff_shortest.c computes round to odd exactly as
-the exact products would.  A run takes a few seconds.
+the exact products would.  The two half formats (IEEE binary16 and bfloat16)
+run through the binary32 code path (64-bit g) and are proven with it.  A run
+takes a few seconds.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from fractions import Fraction
 FORMATS = {
     "binary64": (53, -1074, 971),
     "binary32": (24, -149, 104),
+    "binary16": (11, -24, 5),
+    "bfloat16": (8, -133, 120),
 }
 
 # Each product in ff_shortest.c is (n << h) * g / 2**SHIFT with g this many
@@ -42,6 +46,9 @@ FORMATS = {
 MODEL = {
     "binary64": {"g_bits": 128, "shift": 128, "window": 67, "n_bits": 59},
     "binary32": {"g_bits": 64, "shift": 64, "window": 32, "n_bits": 30},
+    # The half formats take ff_shortest.c's binary32 path unchanged.
+    "binary16": {"g_bits": 64, "shift": 64, "window": 32, "n_bits": 30},
+    "bfloat16": {"g_bits": 64, "shift": 64, "window": 32, "n_bits": 30},
 }
 
 G_BITS = 128
@@ -146,18 +153,24 @@ def g128(k: int) -> int:
 
 def g_model(fmt: str, k: int) -> int:
     """The multiplier ff_shortest.c uses for fmt: g(k) itself for binary64,
-    its upper 64 bits rounded up for binary32."""
+    its upper 64 bits rounded up for the formats with 64-bit g."""
     g = g128(k)
     if MODEL[fmt]["g_bits"] == 128:
         return g
     g32 = -(-g // 2**64)
-    assert g32 < 2**64, "the binary32 multiplier must not overflow"
+    assert g32 < 2**64, "the 64-bit multiplier must not overflow"
     return g32
 
 
 def table_range():
     ks = {k for fmt in FORMATS for (_, k, *_rest) in exponent_cases(fmt)}
-    k32 = {k for (_, k, *_rest) in exponent_cases("binary32")}
+    # One FF_G_K32 range serves every format on the 64-bit-g path.
+    k32 = {
+        k
+        for fmt in FORMATS
+        if MODEL[fmt]["g_bits"] == 64
+        for (_, k, *_rest) in exponent_cases(fmt)
+    }
     return min(ks), max(ks), min(k32), max(k32)
 
 
@@ -298,8 +311,9 @@ def render() -> str:
     w(" *     python3 tools/gen_shortest_tables.py > csrc/ff_shortest_tables.h")
     w(" * with exact integer arithmetic (see that script for the derivations).  The")
     w(" * script prints nothing it has not proven: the logarithm formulas hold over")
-    w(" * their stated ranges, and for every binary64 and binary32 exponent the")
-    w(" * truncated products of ff_shortest.c round to odd like the exact ones.")
+    w(" * their stated ranges, and for every binary64, binary32, binary16 and")
+    w(" * bfloat16 exponent the truncated products of ff_shortest.c round to odd")
+    w(" * like the exact ones.")
     w(" */")
     w("#ifndef FF_SHORTEST_TABLES_H")
     w("#define FF_SHORTEST_TABLES_H")
@@ -328,7 +342,8 @@ def render() -> str:
     w("#define FF_LOG2_POW10_EMAX %d" % LOG2_POW10_EMAX)
     w("")
     w("/* Decimal exponents k with a row in ff_g_table: every k binary64 needs;")
-    w(" * binary32 needs only FF_G_K32_MIN..FF_G_K32_MAX. */")
+    w(" * binary32, binary16 and bfloat16 (the 64-bit g path) need only")
+    w(" * FF_G_K32_MIN..FF_G_K32_MAX. */")
     w("#define FF_G_K_MIN (%d)" % k_min)
     w("#define FF_G_K_MAX %d" % k_max)
     w("#define FF_G_K32_MIN (%d)" % k32_min)

@@ -1,4 +1,5 @@
-# Type stubs for the compiled binding (src/fastfrac/_core.pyx).
+# Type stubs for the compiled binding (src/fastfrac/_core.pyx).  The float
+# arrays x may be float32, float64, float16 or ml_dtypes' bfloat16.
 import numpy as np
 
 MAX_P_I32: int

@@ -3,8 +3,12 @@
 
 Every function here takes arrays the Python layer (fastfrac.approximation)
 has already checked: one-dimensional, C-contiguous, native byte order, of
-the dtypes named below.  Nothing is validated twice; the GIL is released
-while a kernel runs.  ``threads`` (>= 1) is how many threads the C driver
+the dtypes named below.  Nothing is validated twice beyond the dtype, which
+picks the kernel (TypeError for any other); the GIL is released while a
+kernel runs.  The float inputs are float32, float64, numpy.float16 and
+ml_dtypes' bfloat16 (recognised by its name and size, without importing
+ml_dtypes); the half types' data reach the C kernels as their uint16 bit
+patterns.  ``threads`` (>= 1) is how many threads the C driver
 (csrc/ff_parallel.c) may use for one call.
 
 The kernels dispatch to the best instruction set this CPU runs; the
@@ -16,7 +20,7 @@ import os
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint64_t
 
 from fastfrac._kernels cimport *
 
@@ -85,75 +89,133 @@ cdef inline ff_mode _mode(bint exact):
     return FF_MODE_EXACT if exact else FF_MODE_DECIMAL
 
 
+# The element types the kernels take.
+cdef enum _Kind:
+    _F32
+    _F64
+    _F16
+    _BF16
+
+
+cdef _Kind _kind(cnp.ndarray x) except *:
+    """x's element type; TypeError for a dtype no kernel takes."""
+    dt = x.dtype
+    if dt == np.float32:
+        return _F32
+    if dt == np.float64:
+        return _F64
+    if dt == np.float16:
+        return _F16
+    if dt.name == "bfloat16" and dt.itemsize == 2:
+        return _BF16
+    raise TypeError(f"no kernel for dtype {dt}: float32, float64, float16 or bfloat16")
+
+
 def approximate(cnp.ndarray x, int p, bint exact, bint wide, int threads=1):
     """(num, den, n_ok): the bound of precision p, then the search.
 
-    x: float32 or float64.  num/den are int64 when wide, else int32.  n_ok is
-    len(x) on success, or the index of the first numerator that overflows.
+    x: float32, float64, float16 or bfloat16 (the half types: decimal mode
+    takes the shortest decimal in the half type itself, the bound is
+    float32's of the widened value).  num/den are int64 when wide, else
+    int32.  n_ok is len(x) on success, or the index of the first numerator
+    that overflows.
     """
     cdef size_t n = x.shape[0], done = 0
     cdef ff_mode mode = _mode(exact)
+    cdef _Kind kind = _kind(x)
     cdef cnp.ndarray num = np.empty(n, np.int64 if wide else np.int32)
     cdef cnp.ndarray den = np.empty(n, np.int64 if wide else np.int32)
     cdef void *xp = cnp.PyArray_DATA(x)
-    cdef void *np_ = cnp.PyArray_DATA(num)
-    cdef void *dp = cnp.PyArray_DATA(den)
-    cdef bint single = x.dtype == np.float32
+    cdef int64_t *n64 = <int64_t *>cnp.PyArray_DATA(num)
+    cdef int64_t *d64 = <int64_t *>cnp.PyArray_DATA(den)
+    cdef int32_t *n32 = <int32_t *>n64
+    cdef int32_t *d32 = <int32_t *>d64
     with nogil:
-        if single and wide:
-            done = ff_approximate_f32_i64_parallel(
-                <float *>xp, n, p, mode, <int64_t *>np_, <int64_t *>dp, threads)
-        elif single:
-            done = ff_approximate_f32_i32_parallel(
-                <float *>xp, n, p, mode, <int32_t *>np_, <int32_t *>dp, threads)
-        elif wide:
-            done = ff_approximate_f64_i64_parallel(
-                <double *>xp, n, p, mode, <int64_t *>np_, <int64_t *>dp, threads)
+        if kind == _F32:
+            if wide:
+                done = ff_approximate_f32_i64_parallel(<float *>xp, n, p, mode, n64, d64, threads)
+            else:
+                done = ff_approximate_f32_i32_parallel(<float *>xp, n, p, mode, n32, d32, threads)
+        elif kind == _F64:
+            if wide:
+                done = ff_approximate_f64_i64_parallel(<double *>xp, n, p, mode, n64, d64, threads)
+            else:
+                done = ff_approximate_f64_i32_parallel(<double *>xp, n, p, mode, n32, d32, threads)
+        elif kind == _F16:
+            if wide:
+                done = ff_approximate_f16_i64_parallel(<uint16_t *>xp, n, p, mode, n64, d64, threads)
+            else:
+                done = ff_approximate_f16_i32_parallel(<uint16_t *>xp, n, p, mode, n32, d32, threads)
         else:
-            done = ff_approximate_f64_i32_parallel(
-                <double *>xp, n, p, mode, <int32_t *>np_, <int32_t *>dp, threads)
+            if wide:
+                done = ff_approximate_bf16_i64_parallel(
+                    <uint16_t *>xp, n, p, mode, n64, d64, threads)
+            else:
+                done = ff_approximate_bf16_i32_parallel(
+                    <uint16_t *>xp, n, p, mode, n32, d32, threads)
     return num, den, done
 
 
 def limit(cnp.ndarray x, cnp.ndarray max_den, bint exact, bint wide, int threads=1):
-    """(num, den, n_ok) for explicit bounds: max_den is int64, len(x) long."""
+    """(num, den, n_ok) for explicit bounds: max_den is int64, len(x) long.
+
+    x: float32, float64, float16 or bfloat16, as for approximate.
+    """
     cdef size_t n = x.shape[0], done = 0
     cdef ff_mode mode = _mode(exact)
+    cdef _Kind kind = _kind(x)
     cdef cnp.ndarray num = np.empty(n, np.int64 if wide else np.int32)
     cdef cnp.ndarray den = np.empty(n, np.int64 if wide else np.int32)
     cdef void *xp = cnp.PyArray_DATA(x)
     cdef int64_t *bp = <int64_t *>cnp.PyArray_DATA(max_den)
-    cdef void *np_ = cnp.PyArray_DATA(num)
-    cdef void *dp = cnp.PyArray_DATA(den)
-    cdef bint single = x.dtype == np.float32
+    cdef int64_t *n64 = <int64_t *>cnp.PyArray_DATA(num)
+    cdef int64_t *d64 = <int64_t *>cnp.PyArray_DATA(den)
+    cdef int32_t *n32 = <int32_t *>n64
+    cdef int32_t *d32 = <int32_t *>d64
     with nogil:
-        if single and wide:
-            done = ff_limit_f32_i64_parallel(
-                <float *>xp, bp, n, mode, <int64_t *>np_, <int64_t *>dp, threads)
-        elif single:
-            done = ff_limit_f32_i32_parallel(
-                <float *>xp, bp, n, mode, <int32_t *>np_, <int32_t *>dp, threads)
-        elif wide:
-            done = ff_limit_f64_i64_parallel(
-                <double *>xp, bp, n, mode, <int64_t *>np_, <int64_t *>dp, threads)
+        if kind == _F32:
+            if wide:
+                done = ff_limit_f32_i64_parallel(<float *>xp, bp, n, mode, n64, d64, threads)
+            else:
+                done = ff_limit_f32_i32_parallel(<float *>xp, bp, n, mode, n32, d32, threads)
+        elif kind == _F64:
+            if wide:
+                done = ff_limit_f64_i64_parallel(<double *>xp, bp, n, mode, n64, d64, threads)
+            else:
+                done = ff_limit_f64_i32_parallel(<double *>xp, bp, n, mode, n32, d32, threads)
+        elif kind == _F16:
+            if wide:
+                done = ff_limit_f16_i64_parallel(<uint16_t *>xp, bp, n, mode, n64, d64, threads)
+            else:
+                done = ff_limit_f16_i32_parallel(<uint16_t *>xp, bp, n, mode, n32, d32, threads)
         else:
-            done = ff_limit_f64_i32_parallel(
-                <double *>xp, bp, n, mode, <int32_t *>np_, <int32_t *>dp, threads)
+            if wide:
+                done = ff_limit_bf16_i64_parallel(<uint16_t *>xp, bp, n, mode, n64, d64, threads)
+            else:
+                done = ff_limit_bf16_i32_parallel(<uint16_t *>xp, bp, n, mode, n32, d32, threads)
     return num, den, done
 
 
 def max_denominator(cnp.ndarray x, int p, int64_t cap):
-    """The int64 bound floor(T(10**p) / |x|) clamped to [1, cap], per element."""
+    """The int64 bound floor(T(10**p) / |x|) clamped to [1, cap], per element.
+
+    T is x's type; for float16 and bfloat16 x is widened exactly to float32
+    and T is float32.
+    """
     cdef size_t n = x.shape[0]
+    cdef _Kind kind = _kind(x)
     cdef cnp.ndarray out = np.empty(n, np.int64)
     cdef void *xp = cnp.PyArray_DATA(x)
     cdef int64_t *op = <int64_t *>cnp.PyArray_DATA(out)
-    cdef bint single = x.dtype == np.float32
     with nogil:
-        if single:
+        if kind == _F32:
             ff_max_denominator_f32(<float *>xp, n, p, cap, op)
-        else:
+        elif kind == _F64:
             ff_max_denominator_f64(<double *>xp, n, p, cap, op)
+        elif kind == _F16:
+            ff_max_denominator_f16(<uint16_t *>xp, n, p, cap, op)
+        else:
+            ff_max_denominator_bf16(<uint16_t *>xp, n, p, cap, op)
     return out
 
 
@@ -176,21 +238,27 @@ def to_float(cnp.ndarray num, cnp.ndarray den, int digits, int threads=1):
 def shortest_digits(cnp.ndarray x):
     """(digits, exp10): |x| = digits * 10**exp10, the shortest round-trip decimal.
 
-    x: contiguous float32 or float64, finite, nonzero.  digits is uint64,
-    exp10 int32.  float32 runs on the selected instruction set's batch
-    (lane-parallel where there is one), float64 element by element.
+    x: contiguous float32, float64, float16 or bfloat16, finite, nonzero;
+    "round-trip" is in x's own type (bfloat16 0.10009765625 gives 1 and -1).
+    digits is uint64, exp10 int32.  float32 and the half types run on the
+    selected instruction set's batch (lane-parallel where there is one; a
+    zero gives 0 and 0 there), float64 element by element.
     """
     cdef size_t n = x.shape[0], i
+    cdef _Kind kind = _kind(x)
     cdef cnp.ndarray digits = np.empty(n, np.uint64)
     cdef cnp.ndarray exp10 = np.empty(n, np.int32)
     cdef uint64_t *dp = <uint64_t *>cnp.PyArray_DATA(digits)
     cdef int32_t *ep = <int32_t *>cnp.PyArray_DATA(exp10)
-    cdef float *f = <float *>cnp.PyArray_DATA(x)
-    cdef double *g = <double *>cnp.PyArray_DATA(x)
-    cdef bint single = x.dtype == np.float32
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef double *g = <double *>xp
     with nogil:
-        if single:
-            ff_shortest_f32_batch(f, n, dp, ep)
+        if kind == _F32:
+            ff_shortest_f32_batch(<float *>xp, n, dp, ep)
+        elif kind == _F16:
+            ff_shortest_f16_batch(<uint16_t *>xp, n, dp, ep)
+        elif kind == _BF16:
+            ff_shortest_bf16_batch(<uint16_t *>xp, n, dp, ep)
         else:
             for i in range(n):
                 ff_shortest_f64(g[i], &dp[i], &ep[i])

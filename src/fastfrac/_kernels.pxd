@@ -1,7 +1,7 @@
 # The C declarations of csrc/fastfrac.h that src/fastfrac/_core.pyx uses, and
 # only those: the binding runs every batch through the threaded *_parallel
 # drivers, so the bare-named batch kernels are not declared here.
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint64_t
 
 cdef extern from "fastfrac.h" nogil:
     ctypedef enum ff_mode:
@@ -15,9 +15,13 @@ cdef extern from "fastfrac.h" nogil:
 
     void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10)
     void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10)
+    void ff_shortest_f16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10)
+    void ff_shortest_bf16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10)
 
     void ff_max_denominator_f32(const float *x, size_t n, int p, int64_t cap, int64_t *out)
     void ff_max_denominator_f64(const double *x, size_t n, int p, int64_t cap, int64_t *out)
+    void ff_max_denominator_f16(const uint16_t *x, size_t n, int p, int64_t cap, int64_t *out)
+    void ff_max_denominator_bf16(const uint16_t *x, size_t n, int p, int64_t cap, int64_t *out)
 
     # instruction sets (ff_cpu.c, ff_dispatch.c)
     # Used only as an index 0 .. FF_ISA_COUNT - 1 (ff_isa_name names each).
@@ -47,5 +51,21 @@ cdef extern from "fastfrac.h" nogil:
                                      ff_mode mode, int32_t *num, int32_t *den, int threads)
     size_t ff_limit_f64_i64_parallel(const double *x, const int64_t *max_den, size_t n,
                                      ff_mode mode, int64_t *num, int64_t *den, int threads)
+    size_t ff_approximate_f16_i32_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                           int32_t *num, int32_t *den, int threads)
+    size_t ff_approximate_f16_i64_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                           int64_t *num, int64_t *den, int threads)
+    size_t ff_approximate_bf16_i32_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                            int32_t *num, int32_t *den, int threads)
+    size_t ff_approximate_bf16_i64_parallel(const uint16_t *x, size_t n, int p, ff_mode mode,
+                                            int64_t *num, int64_t *den, int threads)
+    size_t ff_limit_f16_i32_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                     ff_mode mode, int32_t *num, int32_t *den, int threads)
+    size_t ff_limit_f16_i64_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                     ff_mode mode, int64_t *num, int64_t *den, int threads)
+    size_t ff_limit_bf16_i32_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                      ff_mode mode, int32_t *num, int32_t *den, int threads)
+    size_t ff_limit_bf16_i64_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
+                                      ff_mode mode, int64_t *num, int64_t *den, int threads)
     size_t ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
                                 double *out, int threads)

@@ -9,7 +9,9 @@
  * magnitudes over each format's whole range, random bit patterns, and edge
  * families (zeros, subnormals, the largest floats, integers, halves, powers
  * of ten and their neighbours), at sizes that straddle the lane widths.
- * The threaded drivers are checked against one thread as well.
+ * The threaded drivers are checked against one thread as well.  float16 and
+ * bfloat16 run on every one of their finite bit patterns, and their bound
+ * and exact mode are checked against float32's on the widened values.
  *
  * Usage: test_kernels [rounds]  (exit status 0 when everything matches).
  * Prints "N passed, N failed" at the end.
@@ -184,6 +186,10 @@ DEFINE_COMPARE(f32, i32, float, int32_t)
 DEFINE_COMPARE(f32, i64, float, int64_t)
 DEFINE_COMPARE(f64, i32, double, int32_t)
 DEFINE_COMPARE(f64, i64, double, int64_t)
+DEFINE_COMPARE(f16, i32, uint16_t, int32_t)
+DEFINE_COMPARE(f16, i64, uint16_t, int64_t)
+DEFINE_COMPARE(bf16, i32, uint16_t, int32_t)
+DEFINE_COMPARE(bf16, i64, uint16_t, int64_t)
 
 /* Random bounds: log-uniform up to cap, a quarter of them small. */
 static void fill_bounds(int64_t *b, size_t n, int64_t cap) {
@@ -371,6 +377,169 @@ static void test_shortest(ff_isa isa, uint64_t stride) {
 }
 #endif
 
+/* ---- half precision: every bit pattern ---------------------------------------- */
+
+/* The two half formats, by what the test needs of each. */
+typedef struct half_format {
+    const char *name;
+    unsigned exp_all_ones; /* (bits >> 10 or 7) & mask == this: inf or NaN */
+    int frac_bits;
+    void (*shortest)(uint16_t, uint64_t *, int32_t *);
+    void (*shortest_batch)(const uint16_t *, size_t, uint64_t *, int32_t *);
+    void (*max_denominator)(const uint16_t *, size_t, int, int64_t, int64_t *);
+} half_format;
+
+static const half_format HALVES[2] = {
+    {"f16", 0x1f, 10, ff_shortest_f16, ff_shortest_f16_batch, ff_max_denominator_f16},
+    {"bf16", 0xff, 7, ff_shortest_bf16, ff_shortest_bf16_batch, ff_max_denominator_bf16},
+};
+
+/* The value of half pattern b as a float, written here independently of
+ * the library: (-1)**s * m * 2**e from the fields (finite b only). */
+static float half_value(const half_format *f, uint16_t b) {
+    const int exp_bits = 15 - f->frac_bits, bias = (1 << (exp_bits - 1)) - 1;
+    const int biased = (b >> f->frac_bits) & ((1 << exp_bits) - 1);
+    const int frac = b & ((1 << f->frac_bits) - 1);
+    const double m = biased ? (double)(frac | 1 << f->frac_bits) : (double)frac;
+    const double v = ldexp(m, (biased ? biased : 1) - bias - f->frac_bits);
+    return (float)(b >> 15 ? -v : v);
+}
+
+/* Every finite pattern of f, in order; returns how many. */
+static size_t finite_patterns(const half_format *f, uint16_t *x) {
+    size_t n = 0;
+    for (uint32_t b = 0; b < 65536; ++b)
+        if (((b >> f->frac_bits) & f->exp_all_ones) != f->exp_all_ones) x[n++] = (uint16_t)b;
+    return n;
+}
+
+/* The approximate and limit kernels of half type h (0: f16, 1: bf16). */
+static void compare_half(int h, ff_isa isa, const uint16_t *x, const int64_t *bounds, size_t n,
+                         int p, ff_mode mode, int wide, const char *what) {
+    if (h == 0) {
+        if (wide)
+            compare_f16_i64(isa, x, bounds, n, p, mode, what);
+        else
+            compare_f16_i32(isa, x, bounds, n, p, mode, what);
+    } else {
+        if (wide)
+            compare_bf16_i64(isa, x, bounds, n, p, mode, what);
+        else
+            compare_bf16_i32(isa, x, bounds, n, p, mode, what);
+    }
+}
+
+/* isa against serial on all 65,536 patterns of both half types (finite
+ * ones), both modes, int32 at p = 0, 2, 4, 9 and int64 at p = 10, 18, and
+ * with random bounds; then short runs at random offsets, sizes straddling
+ * the lane widths; and the shortest-digits batch. */
+static void test_halves(ff_isa isa) {
+    static uint16_t all[65536];
+    static int64_t b32[N_MAX], b64[N_MAX];
+    static const int P32[] = {0, 2, 4, 9}, P64[] = {10, 18};
+    for (int h = 0; h < 2; ++h) {
+        const half_format *f = &HALVES[h];
+        const size_t total = finite_patterns(f, all);
+        char what[64];
+        for (size_t start = 0; start < total; start += N_MAX) {
+            const size_t n = total - start < N_MAX ? total - start : N_MAX;
+            const uint16_t *x = all + start;
+            snprintf(what, sizeof what, "%s patterns %zu..", f->name, start);
+            fill_bounds(b32, n, FF_MAX_DEN_I32);
+            fill_bounds(b64, n, FF_MAX_DEN_I64);
+            for (int mode = 0; mode < 2; ++mode) {
+                for (size_t k = 0; k < sizeof P32 / sizeof *P32; ++k)
+                    compare_half(h, isa, x, NULL, n, P32[k], (ff_mode)mode, 0, what);
+                for (size_t k = 0; k < sizeof P64 / sizeof *P64; ++k)
+                    compare_half(h, isa, x, NULL, n, P64[k], (ff_mode)mode, 1, what);
+                compare_half(h, isa, x, b32, n, 0, (ff_mode)mode, 0, what);
+                compare_half(h, isa, x, b64, n, 0, (ff_mode)mode, 1, what);
+            }
+        }
+        for (size_t si = 0; si + 1 < N_SIZES; ++si) {
+            const size_t n = SIZES[si], start = (size_t)(rnd() % (total - n));
+            snprintf(what, sizeof what, "%s n=%zu at %zu", f->name, n, start);
+            fill_bounds(b32, n, FF_MAX_DEN_I32);
+            for (int mode = 0; mode < 2; ++mode) {
+                compare_half(h, isa, all + start, NULL, n, 4, (ff_mode)mode, 0, what);
+                compare_half(h, isa, all + start, NULL, n, 10, (ff_mode)mode, 1, what);
+                compare_half(h, isa, all + start, b32, n, 0, (ff_mode)mode, 0, what);
+            }
+        }
+        /* The shortest digits, in batches whose ends straddle the lanes. */
+        static uint64_t d[65536];
+        static int32_t e[65536];
+        ff_isa_select(isa);
+        size_t bad = 0;
+        for (size_t start = 0; start < total;) {
+            const size_t n = 1 + (size_t)(rnd() % 37) < total - start ? 1 + (size_t)(rnd() % 37)
+                                                                      : total - start;
+            f->shortest_batch(all + start, n, d + start, e + start);
+            start += n;
+        }
+        for (size_t i = 0; i < total; ++i) {
+            uint64_t rd = 0;
+            int32_t re = 0;
+            if (all[i] & 0x7fff) f->shortest(all[i], &rd, &re);
+            if ((rd != d[i] || re != e[i]) && bad++ < 3)
+                CHECK(0, "%s shortest_%s_batch(0x%04x): %llue%d, serial %llue%d", ff_isa_name(isa),
+                      f->name, all[i], (unsigned long long)d[i], e[i], (unsigned long long)rd, re);
+        }
+        CHECK(bad == 0, "%s shortest_%s_batch: %zu of %zu differ", ff_isa_name(isa), f->name, bad,
+              total);
+    }
+}
+
+/* The half kernels' contract where it names float32 (serial, once): the
+ * bound is ff_max_den_f32 of the exactly widened value, and exact mode
+ * equals float32 exact mode on it.  Plus the digits of a few known values. */
+static void test_half_contract(void) {
+    static uint16_t all[65536];
+    static float wide[65536];
+    static int64_t a[65536], b[65536];
+    static int64_t num_h[65536], den_h[65536], num_f[65536], den_f[65536];
+    ff_isa_select(FF_ISA_SERIAL);
+    for (int h = 0; h < 2; ++h) {
+        const half_format *f = &HALVES[h];
+        const size_t total = finite_patterns(f, all);
+        for (size_t i = 0; i < total; ++i) wide[i] = half_value(f, all[i]);
+        for (int p = 0; p <= FF_MAX_P_I64; p += 3) {
+            f->max_denominator(all, total, p, FF_MAX_DEN_I64, a);
+            size_t bad = 0;
+            for (size_t i = 0; i < total; ++i) {
+                b[i] = ff_max_den_f32(wide[i], p, FF_MAX_DEN_I64);
+                bad += a[i] != b[i];
+            }
+            CHECK(bad == 0, "%s max_denominator p=%d: %zu differ from float32's", f->name, p, bad);
+        }
+        for (int p = 0; p <= FF_MAX_P_I64; p += 6) {
+            const size_t rh = h ? ff_approximate_bf16_i64(all, total, p, FF_MODE_EXACT, num_h, den_h)
+                                : ff_approximate_f16_i64(all, total, p, FF_MODE_EXACT, num_h, den_h);
+            const size_t rf = ff_approximate_f32_i64(wide, total, p, FF_MODE_EXACT, num_f, den_f);
+            CHECK(rh == rf && memcmp(num_h, num_f, rh * sizeof *num_h) == 0 &&
+                      memcmp(den_h, den_f, rh * sizeof *den_h) == 0,
+                  "%s exact mode p=%d differs from float32's on the widened values", f->name, p);
+        }
+    }
+    static const struct {
+        int h;
+        uint16_t bits;
+        uint64_t digits;
+        int32_t exp10;
+    } known[] = {
+        {0, 0x3c00, 1, 0},     {0, 0x2e66, 1, -1},    {0, 0x0001, 6, -8}, {0, 0x7bff, 655, 2},
+        {1, 0x3dcd, 1, -1},    {1, 0x3f80, 1, 0},     {1, 0x0001, 9, -41}, {1, 0x0002, 2, -40},
+        {1, 0x7f7f, 339, 36},
+    };
+    for (size_t k = 0; k < sizeof known / sizeof *known; ++k) {
+        uint64_t d;
+        int32_t e;
+        HALVES[known[k].h].shortest(known[k].bits, &d, &e);
+        CHECK(d == known[k].digits && e == known[k].exp10, "shortest_%s(0x%04x) = %llue%d",
+              HALVES[known[k].h].name, known[k].bits, (unsigned long long)d, e);
+    }
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static void test_dispatch(void) {
@@ -393,11 +562,13 @@ int main(int argc, char **argv) {
         if (caps >> isa & 1u) printf(" %s", ff_isa_name((ff_isa)isa));
     printf("; openmp %d\n", ff_openmp_enabled());
     test_dispatch();
+    test_half_contract();
     for (int r = 0; r < rounds; ++r) {
         for (int isa = 0; isa < FF_ISA_COUNT; ++isa) {
             if (!(caps >> isa & 1u)) continue;
             unsigned long long before = g_failures;
             test_batches((ff_isa)isa);
+            test_halves((ff_isa)isa);
 #ifdef FF_WITH_X86_SIMD
             if (isa != FF_ISA_SERIAL) test_shortest((ff_isa)isa, 1021); /* about 4.2e6 patterns */
 #endif
