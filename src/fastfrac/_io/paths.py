@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from fastfrac._errors import UserError
 
@@ -37,12 +36,16 @@ PathLike = str | os.PathLike[str]
 
 def file_key(path: PathLike) -> tuple[object, ...]:
     """What identifies the file ``path`` names: (device, inode) if it exists, else its resolved path."""
-    try:
-        st = os.stat(path)  # follows symlinks: a link and its target are one file
-    except OSError:
-        # Not there yet (or not reachable): the resolved parent plus the name.
-        return ("name", os.path.realpath(path))
-    return ("inode", st.st_dev, st.st_ino)
+    # The resolved path is what the outputs are written to (a/missing/../b is a/b).
+    resolved = os.path.realpath(path)
+    for candidate in (path, resolved):
+        try:
+            st = os.stat(candidate)  # follows symlinks: a link and its target are one file
+        except OSError:
+            continue
+        return ("inode", st.st_dev, st.st_ino)
+    # Not there yet: the resolved parent plus the name.
+    return ("name", resolved)
 
 
 def same_file(a: PathLike, b: PathLike) -> bool:

@@ -1,11 +1,14 @@
-"""Copying ZIP members (npz and .keras archives) with their names, dates and compression."""
+"""ZIP archives (npz and .keras): opened with their members checked, members copied as they are."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 
-__all__ = ["clone_info", "copy_member"]
+from fastfrac._errors import UserError
+
+__all__ = ["clone_info", "copy_member", "open_archive"]
 
 _COPY_BUFFER = 16 << 20
 
@@ -36,3 +39,36 @@ def copy_member(source: zipfile.ZipFile, info: zipfile.ZipInfo, target: zipfile.
     """Copy one member's content unchanged, streaming (nothing is held in memory)."""
     with source.open(info) as fin, target.open(clone_info(info), "w") as fout:
         shutil.copyfileobj(fin, fout, _COPY_BUFFER)
+
+
+def open_archive(path: str | os.PathLike[str], kind: str) -> zipfile.ZipFile:
+    """``path`` opened for reading, refused unless it is a ZIP archive with each member once.
+
+    Two members of one name would be read as one and written twice (zipfile
+    only warns), so the copy would not be the archive given.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.npz"
+    >>> with zipfile.ZipFile(path, "w") as z:
+    ...     z.writestr("a.npy", b"1")
+    ...     import warnings; warnings.simplefilter("ignore")
+    ...     z.writestr("a.npy", b"2")
+    >>> open_archive(path, "npz")
+    Traceback (most recent call last):
+    ...
+    fastfrac._errors.UserError: .../x.npz is not a valid npz file: the member 'a.npy' appears 2 times
+    """
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{os.fspath(path)} is not a valid {kind} file (not a ZIP archive)")
+    archive = zipfile.ZipFile(path)
+    counts: dict[str, int] = {}
+    for info in archive.infolist():
+        counts[info.filename] = counts.get(info.filename, 0) + 1
+    twice = next((name for name, n in counts.items() if n > 1), None)
+    if twice is not None:
+        archive.close()
+        raise UserError(
+            f"{os.fspath(path)} is not a valid {kind} file: the member {twice!r} appears "
+            f"{counts[twice]} times"
+        )
+    return archive
