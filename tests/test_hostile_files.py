@@ -183,13 +183,29 @@ def test_json_or_fractions_naming_another_file(option: str, names: str, tmp_path
 # -- 3. devices, FIFOs, symlinks, permission bits ---------------------------------------
 
 
+def device(folder: Path, name: str, minor: int) -> Path:
+    """/dev/null (minor 3) or /dev/full (minor 7); as root a private node of it in ``folder``.
+
+    Root could replace the real device, as the command once did: a node of
+    our own is all a broken build can destroy.  Others cannot replace
+    anything in /dev, so the real one is safe to use.
+    """
+    if os.geteuid() != 0:
+        return Path("/dev") / name
+    node = folder / name
+    os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    return node
+
+
 def test_json_to_dev_null_is_not_replaced(tmp_path: Path) -> None:
-    """Run as root (CI), renaming over /dev/null would replace the device with a file."""
+    """Run as root (CI), renaming over a device would replace it with a regular file."""
     src = npz(tmp_path / "in.npz", w=np.float32([0.123456]))
-    before = os.stat("/dev/null")
-    result = run("approximate", src, "-o", tmp_path / "out.npz", "-p", "2", "-q", "--json", "/dev/null")
+    (tmp_path / "dev").mkdir()
+    null = device(tmp_path / "dev", "null", 3)
+    before = os.stat(null)
+    result = run("approximate", src, "-o", tmp_path / "out.npz", "-p", "2", "-q", "--json", null)
     assert result.returncode == 0, result.stderr
-    after = os.stat("/dev/null")
+    after = os.stat(null)
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
     assert sorted(listing(tmp_path)) == ["in.npz", "out.npz"]
 
@@ -437,10 +453,13 @@ def test_duplicate_zip_members_are_named(suffix: str, tmp_path: Path) -> None:
 
 def test_full_device_names_the_path(tmp_path: Path) -> None:
     """/dev/full refuses every write with ENOSPC, as a full disk does."""
+    (tmp_path / "dev").mkdir()
+    full = device(tmp_path / "dev", "full", 7)
     src = npz(tmp_path / "in.npz", w=np.float32([0.5]))
-    refused(run("approximate", src, "-o", tmp_path / "out.npz", "-p", "2", "--json", "/dev/full"),
-            "cannot write /dev/full: No space left on device")
-    assert sorted(os.listdir(tmp_path)) == ["in.npz"]
+    refused(run("approximate", src, "-o", tmp_path / "out.npz", "-p", "2", "--json", full),
+            f"cannot write {full}: No space left on device")
+    assert sorted(listing(tmp_path)) == ["in.npz"]
+    assert stat.S_ISCHR(os.stat(full).st_mode)
 
 
 def _small_file_limit() -> None:

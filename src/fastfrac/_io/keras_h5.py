@@ -85,12 +85,30 @@ def blocks(shape: tuple[int, ...], chunk: int = CHUNK) -> Iterator[tuple[Any, ..
             yield (*index, slice(start, min(start + step, shape[axis])))
 
 
+# Attributes read are names: a damaged size field must not make HDF5 read gigabytes.
+_MAX_ATTRIBUTE_BYTES = 16 << 20
+
+
+def _attribute(obj: Any, name: str, default: Any) -> Any:
+    """``obj.attrs.get(name, default)``, refused when the attribute is implausibly large."""
+    if name not in obj.attrs:
+        return default
+    attr = obj.attrs.get_id(name)
+    count = 1
+    for n in attr.shape or ():
+        count *= n
+    if count * attr.dtype.itemsize > _MAX_ATTRIBUTE_BYTES:
+        raise UserError(f"{obj.file.filename}: the attribute {name!r} of {obj.name!r} declares "
+                        f"{count} values, more than a Keras file has")
+    return obj.attrs[name]
+
+
 def _layout_units(f: Any) -> Callable[[str], tuple[str | None, str | None]]:
     """For the file's layout, a function: dataset path -> (layer name, reason if no layer)."""
     legacy = f["model_weights"] if "model_weights" in f else f
     if "layer_names" in legacy.attrs:
         base = "" if legacy.name == "/" else legacy.name.strip("/") + "/"
-        layers = {_text(n) for n in legacy.attrs["layer_names"]}
+        layers = {_text(n) for n in np.ravel(_attribute(legacy, "layer_names", ()))}
 
         def legacy_unit(path: str) -> tuple[str | None, str | None]:
             if not path.startswith(base):
@@ -112,7 +130,7 @@ def _layout_units(f: Any) -> Callable[[str], tuple[str | None, str | None]]:
         for depth in range(1, len(parts)):
             group = f["/".join(parts[:depth])]
             if "vars" in group:
-                return _text(group["vars"].attrs.get("name", parts[depth - 1])), None
+                return _text(_attribute(group["vars"], "name", parts[depth - 1])), None
         return None, "not in a layer"
 
     return keras3_unit
@@ -199,7 +217,7 @@ def _tensors(f: Any, shown: Path) -> list[TensorInfo]:
         ds = f[path]
         unit, no_layer = unit_of(path)
         dtype = ds.dtype
-        spelled = dtype.name if dtype.kind != "V" else _text(ds.attrs.get("dtype", dtype.str))
+        spelled = dtype.name if dtype.kind != "V" else _text(_attribute(ds, "dtype", dtype.str))
         reason = copy_reason(dtype if dtype.kind != "V" else None, spelled)
         if ds.shape is None:  # an HDF5 null dataspace: no values at all
             reason = "no values (null dataspace)"

@@ -15,6 +15,7 @@ import io
 import os
 import shutil
 import struct
+import tokenize
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -70,7 +71,8 @@ def _read_header(f: IO[bytes], path: Path, name: str, member_size: int) -> _Head
         shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text),
                                              max_header_size=MAX_NPY_HEADER)
     # literal_eval and np.dtype raise all of these on a hostile header.
-    except (ValueError, SyntaxError, TypeError, KeyError, RecursionError, MemoryError) as exc:
+    except (ValueError, SyntaxError, TypeError, KeyError, RecursionError, MemoryError,
+            tokenize.TokenError) as exc:  # TokenError: NumPy's filter for Python 2 headers
         why = " ".join(str(exc).split())[:120] or type(exc).__name__
         raise bad(path, f"the .npy header is not one NumPy reads ({why})", name) from None
     shape = check_shape(shape, path, name)

@@ -70,13 +70,25 @@ def _progress(enabled: bool, total: int) -> Iterator[tuple[Callable[[int], Any],
 
 @contextlib.contextmanager
 def _damaged(src: Path) -> Iterator[None]:
-    """Turn what zipfile raises on a damaged archive (bad CRC, cut-short deflate data) into one line."""
+    """Turn what zipfile raises on a damaged archive into one line naming the file.
+
+    Bad CRCs and records (BadZipFile), cut-short or corrupt compressed data
+    (zlib.error, EOFError, LZMAError), a version or feature zipfile lacks
+    (NotImplementedError), a member name that is not UTF-8.
+    """
     import zipfile
     import zlib
 
     try:
+        import lzma
+
+        lzma_error: type[Exception] = lzma.LZMAError
+    except ImportError:  # Python built without lzma
+        lzma_error = zipfile.BadZipFile
+    try:
         yield
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, lzma_error, NotImplementedError,
+            UnicodeDecodeError) as exc:
         raise UserError(f"{src} is damaged: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 

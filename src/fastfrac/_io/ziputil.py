@@ -11,6 +11,7 @@ from fastfrac._errors import UserError
 __all__ = ["clone_info", "copy_member", "open_archive"]
 
 _COPY_BUFFER = 16 << 20
+_READABLE = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 def clone_info(info: zipfile.ZipInfo, file_size: int | None = None) -> zipfile.ZipInfo:
@@ -60,10 +61,23 @@ def open_archive(path: str | os.PathLike[str], kind: str) -> zipfile.ZipFile:
     """
     if not zipfile.is_zipfile(path):
         raise UserError(f"{os.fspath(path)} is not a valid {kind} file (not a ZIP archive)")
-    archive = zipfile.ZipFile(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    # A damaged central directory: bad records, member names that are not UTF-8.
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        why = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise UserError(f"{os.fspath(path)} is not a valid {kind} file ({why})") from None
     counts: dict[str, int] = {}
     for info in archive.infolist():
         counts[info.filename] = counts.get(info.filename, 0) + 1
+        # zipfile would fail on these only when reading them, with RuntimeError/NotImplementedError.
+        problem = ("is encrypted" if info.flag_bits & 0x1 else
+                   None if info.compress_type in _READABLE else
+                   f"uses compression method {info.compress_type}, which zipfile cannot read")
+        if problem:
+            archive.close()
+            raise UserError(f"{os.fspath(path)} is not a valid {kind} file: the member "
+                            f"{info.filename!r} {problem}")
     twice = next((name for name, n in counts.items() if n > 1), None)
     if twice is not None:
         archive.close()
