@@ -567,15 +567,23 @@ def test_debug_shows_the_traceback(tmp_path) -> None:
     assert result.returncode == 1 and "Traceback" in result.stderr and "UserError" in result.stderr
 
 
-def test_sigterm_leaves_no_partial_output(tmp_path) -> None:
-    np.savez(tmp_path / "in.npz", w=np.random.default_rng(0).normal(0, 0.05, 2**23).astype(np.float32))
-    proc = subprocess.Popen([sys.executable, "-m", "fastfrac", "approximate", str(tmp_path / "in.npz"),
-                             "-o", str(tmp_path / "out.npz"), "-p", "4", "-q"],
+def start_and_wait_for_temp(folder: Path) -> subprocess.Popen[bytes]:
+    """A run on a 32 MB in.npz (made once) into folder/out.npz, once its temporary file exists."""
+    src = folder / "in.npz"
+    if not src.exists():
+        np.savez(src, w=np.random.default_rng(0).normal(0, 0.05, 2**23).astype(np.float32))
+    proc = subprocess.Popen([sys.executable, "-m", "fastfrac", "approximate", str(src),
+                             "-o", str(folder / "out.npz"), "-p", "4", "-q"],
                             env=ENV, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not any(p.name.startswith(".out.npz.") for p in tmp_path.iterdir()):
+    while not any(p.name.startswith(".out.npz.") for p in folder.iterdir()):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
+    return proc
+
+
+def test_sigterm_leaves_no_partial_output(tmp_path) -> None:
+    proc = start_and_wait_for_temp(tmp_path)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz"]
