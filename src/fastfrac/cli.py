@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -83,8 +84,19 @@ examples:
   fastfrac approximate model.safetensors -o out.safetensors -p '3,*.bias=-' --json report.json
   fastfrac approximate weights.npz -o out.npz -p 4 --mode exact --digits exact --fractions f.npz
 
-OUT (and FILE of --fractions/--json) is written under a temporary name and
-renamed when everything succeeded: a failed run leaves no partial file.
+OUT (and FILE of --fractions/--json) is written under a temporary name
+(.NAME.fastfrac-PID-XXXXXXXX.tmp, in the same folder) and renamed when
+everything succeeded: a failed or interrupted run (Ctrl-C, SIGTERM, SIGHUP)
+leaves no partial file; one killed by SIGKILL may, and the next run in that
+folder names it.  A symlink OUT is followed (its target is replaced, the link
+stays); an existing OUT keeps its permission bits; an existing device or FIFO
+(--json /dev/stdout) is written into, never replaced.  --json - prints the
+report on stdout (the summary then goes to stderr).
+
+refused before anything is written: an output that is IN or another output
+(by any spelling, symlink or hard link); HDF5 datasets with external storage,
+virtual datasets and external links (they would read or write other files);
+malformed headers (each error names the file, the tensor and the problem).
 Exit status: 0 done, 1 error, 2 bad usage.
 """
 
@@ -252,9 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "fastfrac.keras.load_fractions reads it")
     approx.add_argument("--json", metavar="FILE", type=Path,
                         help="write the per-tensor report (errors, bits per value, time, "
-                             "why tensors were copied) as JSON")
+                             "why tensors were copied) as JSON; - for stdout")
     approx.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress and no summary on stdout (implies --progress none)")
+                        help="no progress and no summary (on stdout; on stderr with --json -); "
+                             "implies --progress none")
     _add_progress(approx)
     approx.set_defaults(run=_run_approximate)
 
@@ -378,12 +391,27 @@ def _must_exist(path: Path | None, what: str) -> None:
         raise UserError(f"{what} {path} does not exist")
 
 
+def _warn_leftovers(finals: list[Path]) -> None:
+    """Name the temporary files a killed run (SIGKILL) left where this one writes."""
+    from fastfrac._io.atomic import leftovers
+
+    found = leftovers(finals)
+    if found:
+        names = " ".join(shlex.quote(str(p)) for p in found)
+        print(f"{PROG} approximate: warning: {len(found)} temporary file(s) left by an earlier run "
+              f"that was killed; remove them with: rm -- {names}", file=sys.stderr)
+
+
 def _run_approximate(args: argparse.Namespace) -> int:
-    from fastfrac._io.rewrite import approximate_file
+    from fastfrac._io.paths import STDOUT
+    from fastfrac._io.rewrite import approximate_file, report_json, summary
 
     _must_exist(args.input, "IN")
     if args.input.is_dir():
         raise UserError(f"IN {args.input} is a directory, not a model file")
+    to_stdout = args.json is not None and str(args.json) == STDOUT
+    json_path = None if to_stdout else args.json
+    _warn_leftovers([p for p in (args.output, args.fractions, json_path) if p is not None])
     report = approximate_file(
         args.input,
         args.output,
@@ -391,13 +419,14 @@ def _run_approximate(args: argparse.Namespace) -> int:
         digits=args.digits,
         mode=args.mode,
         fractions=args.fractions,
-        json_path=args.json,
+        json_path=json_path,
         progress="none" if args.quiet else args.progress,
     )
     if not args.quiet:
-        from fastfrac._io.rewrite import summary
-
-        print(summary(report))
+        # stdout belongs to the JSON when --json - is given.
+        print(summary(report), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(report_json(report))
     return 0
 
 
@@ -431,8 +460,13 @@ def _message(exc: BaseException) -> str:
 
 
 def _terminate(signum: int, frame: Any) -> NoReturn:
-    # SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out.
+    # SIGTERM and SIGHUP (the terminal closed) unwind like Ctrl-C, so temporary
+    # files are removed on the way out.
     raise SystemExit(128 + signum)
+
+
+# SIGHUP does not exist on Windows.
+_UNWINDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -443,9 +477,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     # Only the main thread may set handlers (main() can be called from others).
-    previous = None
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        # A signal ignored on purpose (nohup ignores SIGHUP) stays ignored.
+        previous = {signum: signal.signal(signum, _terminate) for signum in _UNWINDING
+                    if signal.getsignal(signum) is not signal.SIG_IGN}
     started = time.perf_counter()
     try:
         return int(args.run(args))
@@ -462,6 +498,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.command}: interrupted after {elapsed:.1f} s", file=sys.stderr)
         return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 

@@ -40,7 +40,8 @@ import numpy as np
 
 from fastfrac._errors import UserError
 from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
-from fastfrac._io.ziputil import clone_info, copy_member
+from fastfrac._io.limits import bad, check_byte_count, check_shape
+from fastfrac._io.ziputil import clone_info, copy_member, open_archive
 
 __all__ = ["KerasFile", "blocks", "open_file"]
 
@@ -84,12 +85,30 @@ def blocks(shape: tuple[int, ...], chunk: int = CHUNK) -> Iterator[tuple[Any, ..
             yield (*index, slice(start, min(start + step, shape[axis])))
 
 
+# Attributes read are names: a damaged size field must not make HDF5 read gigabytes.
+_MAX_ATTRIBUTE_BYTES = 16 << 20
+
+
+def _attribute(obj: Any, name: str, default: Any) -> Any:
+    """``obj.attrs.get(name, default)``, refused when the attribute is implausibly large."""
+    if name not in obj.attrs:
+        return default
+    attr = obj.attrs.get_id(name)
+    count = 1
+    for n in attr.shape or ():
+        count *= n
+    if count * attr.dtype.itemsize > _MAX_ATTRIBUTE_BYTES:
+        raise UserError(f"{obj.file.filename}: the attribute {name!r} of {obj.name!r} declares "
+                        f"{count} values, more than a Keras file has")
+    return obj.attrs[name]
+
+
 def _layout_units(f: Any) -> Callable[[str], tuple[str | None, str | None]]:
     """For the file's layout, a function: dataset path -> (layer name, reason if no layer)."""
     legacy = f["model_weights"] if "model_weights" in f else f
     if "layer_names" in legacy.attrs:
         base = "" if legacy.name == "/" else legacy.name.strip("/") + "/"
-        layers = {_text(n) for n in legacy.attrs["layer_names"]}
+        layers = {_text(n) for n in np.ravel(_attribute(legacy, "layer_names", ()))}
 
         def legacy_unit(path: str) -> tuple[str | None, str | None]:
             if not path.startswith(base):
@@ -111,10 +130,57 @@ def _layout_units(f: Any) -> Callable[[str], tuple[str | None, str | None]]:
         for depth in range(1, len(parts)):
             group = f["/".join(parts[:depth])]
             if "vars" in group:
-                return _text(group["vars"].attrs.get("name", parts[depth - 1])), None
+                return _text(_attribute(group["vars"], "name", parts[depth - 1])), None
         return None, "not in a layer"
 
     return keras3_unit
+
+
+# What h5py raises on a damaged file, besides OSError; UserError is none of them.
+_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+_OUTSIDE = "refused: rewriting it would write (and reading it would read) a file other than OUT"
+
+
+def _refuse_other_files(f: Any, shown: Path) -> None:
+    """Refuse external links, and datasets stored in other files (external storage, virtual).
+
+    HDF5 lets a dataset keep its values in any file (``external=[(path,
+    offset, size)]``) or assemble them from others (a virtual dataset), and a
+    link point into another file; writing such a dataset in the copy would
+    write those files.  visititems visits every object once (hard-link cycles
+    included) and never follows an external link; each group's own links are
+    then looked at one by one.
+    """
+    import h5py
+
+    groups: list[tuple[str, Any]] = [("", f)]
+
+    def look(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Group):
+            groups.append((name + "/", obj))
+        elif obj.is_virtual:
+            raise bad(shown, f"is a virtual dataset (its values live in other files); {_OUTSIDE}",
+                      name, kind="dataset")
+        elif obj.external:
+            files = ", ".join(sorted({_text(entry[0]) for entry in obj.external}))
+            raise bad(shown, f"uses external storage ({files}); {_OUTSIDE}", name, kind="dataset")
+
+    f.visititems(look)
+    for prefix, group in groups:
+        for name in group:
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise bad(shown, f"is an external link to {link.filename}:{link.path}; {_OUTSIDE}",
+                          prefix + name, kind="dataset")
+
+
+def _check_storage(ds: Any, shape: tuple[int, ...], shown: Path, path: str) -> None:
+    """A contiguous dataset's stored bytes must be what its shape and type take."""
+    if ds.chunks is not None:
+        return  # chunked (maybe compressed): HDF5 checks each chunk as it reads it
+    stored = ds.id.get_storage_size()
+    if stored:  # 0: never written, reads as the fill value
+        check_byte_count(shape, ds.dtype.itemsize * 8, stored, shown, path)
 
 
 def _scan(h5_path: Path, shown: Path) -> list[TensorInfo]:
@@ -123,42 +189,64 @@ def _scan(h5_path: Path, shown: Path) -> list[TensorInfo]:
 
     try:
         f = h5py.File(h5_path, "r")
-    except OSError as exc:
-        raise UserError(f"{shown} is not a readable HDF5 file ({exc})") from None
-    tensors = []
-    with f:
-        unit_of = _layout_units(f)
-        paths: list[str] = []
-        f.visititems(lambda name, obj: paths.append(name) if isinstance(obj, h5py.Dataset) else None)
-        for path in paths:
-            ds = f[path]
-            unit, no_layer = unit_of(path)
-            dtype = ds.dtype
-            spelled = dtype.name if dtype.kind != "V" else _text(ds.attrs.get("dtype", dtype.str))
-            reason = copy_reason(dtype if dtype.kind != "V" else None, spelled)
-            if ds.shape is None:  # an HDF5 null dataspace: no values at all
-                reason = "no values (null dataspace)"
-            shape = tuple(ds.shape) if ds.shape is not None else ()
-            float_type = None if reason else dtype.newbyteorder("=")
-            tensors.append(TensorInfo(path, unit, shape, spelled, float_type, no_layer or reason))
+    except _H5_ERRORS as exc:
+        raise UserError(f"{shown} is not a readable HDF5 file ({_one_line(exc)})") from None
+    try:
+        with f:
+            _refuse_other_files(f, shown)
+            tensors = _tensors(f, shown)
+    except _H5_ERRORS as exc:
+        raise UserError(f"{shown}: the HDF5 file is damaged ({_one_line(exc)})") from None
     if tensors and all(t.unit is None for t in tensors):
         raise UserError(f"{shown} has no Keras layer weights (not a Keras model or weights file?)")
     return tensors
 
 
-def _rewrite_h5(h5_path: Path, tensors: list[TensorInfo], start_job: StartJob) -> None:
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _tensors(f: Any, shown: Path) -> list[TensorInfo]:
+    import h5py
+
+    tensors = []
+    unit_of = _layout_units(f)
+    paths: list[str] = []
+    f.visititems(lambda name, obj: paths.append(name) if isinstance(obj, h5py.Dataset) else None)
+    for path in paths:
+        ds = f[path]
+        unit, no_layer = unit_of(path)
+        dtype = ds.dtype
+        spelled = dtype.name if dtype.kind != "V" else _text(_attribute(ds, "dtype", dtype.str))
+        reason = copy_reason(dtype if dtype.kind != "V" else None, spelled)
+        if ds.shape is None:  # an HDF5 null dataspace: no values at all
+            reason = "no values (null dataspace)"
+        shape = check_shape(list(ds.shape), shown, path) if ds.shape is not None else ()
+        float_type = None if reason else dtype.newbyteorder("=")
+        if float_type is not None:
+            _check_storage(ds, shape, shown, path)
+        tensors.append(TensorInfo(path, unit, shape, spelled, float_type, no_layer or reason))
+    return tensors
+
+
+def _rewrite_h5(h5_path: Path, tensors: list[TensorInfo], start_job: StartJob, shown: Path) -> None:
     """Overwrite the chosen datasets of an HDF5 file in place, block by block."""
     import h5py
 
-    with h5py.File(h5_path, "r+") as f:
-        for tensor in tensors:
-            job = start_job(tensor)
-            if job is None:
-                continue
-            ds = f[tensor.name]
-            for selection in blocks(tensor.shape):
-                ds[selection] = job.convert(ds[selection])
-            job.finish()
+    try:
+        with h5py.File(h5_path, "r+") as f:
+            for tensor in tensors:
+                job = start_job(tensor)
+                if job is None:
+                    continue
+                ds = f[tensor.name]
+                for selection in blocks(tensor.shape):
+                    ds[selection] = job.convert(ds[selection])
+                job.finish()
+    except _H5_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # the disk, not the file: reported with the output's path
+        raise UserError(f"{shown}: the HDF5 file is damaged ({_one_line(exc)})") from None
 
 
 class KerasFile:
@@ -172,9 +260,7 @@ class KerasFile:
         self.path = Path(path)
         self._archive = self.path.suffix.lower() == ".keras"
         if self._archive:
-            if not zipfile.is_zipfile(self.path):
-                raise UserError(f"{self.path} is not a valid .keras file (not a ZIP archive)")
-            with zipfile.ZipFile(self.path) as archive:
+            with open_archive(self.path, ".keras") as archive:
                 if WEIGHTS_MEMBER not in archive.namelist():
                     raise UserError(
                         f"{self.path} has no {WEIGHTS_MEMBER} (sharded or other weight "
@@ -191,9 +277,9 @@ class KerasFile:
         """Write the model to ``dst`` with each weight approximated or copied as start_job says."""
         if not self._archive:
             shutil.copyfile(self.path, dst)
-            _rewrite_h5(Path(dst), self.tensors, start_job)
+            _rewrite_h5(Path(dst), self.tensors, start_job, self.path)
             return
-        _rewrite_h5(self._h5, self.tensors, start_job)  # our extracted copy
+        _rewrite_h5(self._h5, self.tensors, start_job, self.path)  # our extracted copy
         with zipfile.ZipFile(self.path) as source, zipfile.ZipFile(dst, "w", allowZip64=True) as target:
             for info in source.infolist():
                 if info.filename != WEIGHTS_MEMBER:

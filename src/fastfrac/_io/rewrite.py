@@ -22,6 +22,7 @@ from fastfrac._inputs import thread_count
 from fastfrac._io.atomic import AtomicOutputs
 from fastfrac._io.container import ContainerWriter
 from fastfrac._io.formats import TensorInfo, detect_format
+from fastfrac._io.paths import check_paths
 from fastfrac._io.spec import Spec
 from fastfrac._io.tensor_job import TensorJob
 from fastfrac._precision import Digits, digits_for
@@ -35,7 +36,7 @@ from fastfrac._tables import (
 )
 from fastfrac.approximation import openmp_enabled, selected_isa
 
-__all__ = ["approximate_file", "summary"]
+__all__ = ["approximate_file", "report_json", "summary"]
 
 _TABLE_ROWS = 40  # longer reports are summarised; --json has every row
 
@@ -58,6 +59,30 @@ def _refuse_named_unsupported(tensors: list[TensorInfo], spec: Spec, noun: str) 
                 f"SPEC names {noun} {tensor.unit} but {what} cannot be approximated: "
                 f"{tensor.reason}; write {tensor.unit}=- to copy it"
             )
+
+
+@contextlib.contextmanager
+def _damaged(src: Path) -> Iterator[None]:
+    """Turn what zipfile raises on a damaged archive into one line naming the file.
+
+    Bad CRCs and records (BadZipFile), cut-short or corrupt compressed data
+    (zlib.error, EOFError, LZMAError), a version or feature zipfile lacks
+    (NotImplementedError), a member name that is not UTF-8.
+    """
+    import zipfile
+    import zlib
+
+    try:
+        import lzma
+
+        lzma_error: type[Exception] = lzma.LZMAError
+    except ImportError:  # Python built without lzma
+        lzma_error = zipfile.BadZipFile
+    try:
+        yield
+    except (zipfile.BadZipFile, zlib.error, EOFError, lzma_error, NotImplementedError,
+            UnicodeDecodeError) as exc:
+        raise UserError(f"{src} is damaged: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
 def _copied_row(tensor: TensorInfo, reason: str) -> dict[str, Any]:
@@ -124,12 +149,15 @@ def approximate_file(
         raise UserError(
             f"OUT {dst} must be a {fmt.name} file like IN ({' or '.join(fmt.suffixes)})"
         )
+    # Before anything is created: no output may name IN or another output.
+    check_paths(src, [("OUT", dst), ("--fractions", fractions), ("--json", json_path)])
     started = time.perf_counter()
     with AtomicOutputs() as outputs:
         out_tmp = outputs.path_for(dst)
         fractions_tmp = outputs.path_for(fractions) if fractions is not None else None
         json_tmp = outputs.path_for(json_path) if json_path is not None else None
-        model = fmt.open(src, lambda suffix: outputs.scratch(dst, suffix))
+        with _damaged(src):
+            model = fmt.open(src, lambda suffix: outputs.scratch(dst, suffix))
 
         units = list(dict.fromkeys(t.unit for t in model.tensors if t.unit is not None))
         chosen = spec.resolve(units, fmt.noun)
@@ -180,7 +208,8 @@ def approximate_file(
                 rows.append(job)
                 return job
 
-            model.rewrite(out_tmp, start_job)
+            with _damaged(src):
+                model.rewrite(out_tmp, start_job)
 
         layers = {t.name: t.unit for t in model.tensors} if fmt.noun == "layer" else {}
         tensor_rows = []
@@ -206,8 +235,13 @@ def approximate_file(
             "totals": _totals(tensor_rows, src, out_tmp, time.perf_counter() - started),
         }
         if json_tmp is not None:
-            json_tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            json_tmp.write_text(report_json(report), encoding="utf-8")
     return report
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """The report as --json writes it (to a file or to standard output)."""
+    return json.dumps(report, indent=2) + "\n"
 
 
 def _totals(rows: list[dict[str, Any]], src: Path, out: Path, seconds: float) -> dict[str, Any]:

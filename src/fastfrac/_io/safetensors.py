@@ -23,6 +23,7 @@ import numpy as np
 
 from fastfrac._errors import UserError
 from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
+from fastfrac._io.limits import bad, check_byte_count, check_json_depth, check_shape
 
 __all__ = ["SafetensorsFile", "open_file"]
 
@@ -33,8 +34,13 @@ _NUMPY_TYPES = {
     "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1",
     "BOOL": "?",
 }
-# Sizes of the others, to check the offsets (types not listed are not checked).
-_ITEMSIZES = {"BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "C64": 8}
+# Bits per value of every type the format defines (sub-byte ones are packed);
+# a dtype not listed here is refused.
+_BITS = {
+    **{name: np.dtype(code).itemsize * 8 for name, code in _NUMPY_TYPES.items()},
+    "BF16": 16, "C64": 64, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8,
+    "F6_E2M3": 6, "F6_E3M2": 6, "F4": 4,
+}
 _MAX_HEADER = 100 << 20  # the safetensors library's own limit
 _COPY_BYTES = 64 << 20
 
@@ -51,6 +57,24 @@ def _bad(path: Path, why: str) -> UserError:
     return UserError(f"{path} is not a valid safetensors file: {why}")
 
 
+def _no_duplicates(path: Path) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """json.loads keeps the last of two equal keys silently; a header must not have any."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise _bad(path, f"the header names {key!r} twice")
+            seen.add(key)
+        return dict(items)
+
+    return pairs
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # json.loads accepts NaN and Infinity otherwise
+
+
 def _read_header(path: Path) -> tuple[int, list[_Entry]]:
     """(offset of the data, tensors in data order)."""
     size = path.stat().st_size
@@ -59,14 +83,22 @@ def _read_header(path: Path) -> tuple[int, list[_Entry]]:
         if len(head) < 8:
             raise _bad(path, "shorter than the 8-byte header length")
         n = int.from_bytes(head, "little")
-        if n > min(size - 8, _MAX_HEADER):
-            raise _bad(path, f"header length {n} exceeds the file")
-        try:
-            header = json.loads(f.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _bad(path, f"the header is not JSON ({exc})") from None
+        # Both limits before reading: the length is the file's word, not a fact.
+        if n > _MAX_HEADER:
+            raise _bad(path, f"header length {n} is over the limit of {_MAX_HEADER} bytes")
+        if n > size - 8:
+            raise _bad(path, f"header length {n} exceeds the file ({size} bytes)")
+        raw = f.read(n)
+    check_json_depth(raw, path)
+    try:
+        header = json.loads(raw, object_pairs_hook=_no_duplicates(path), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, over-long integers
+        raise _bad(path, f"the header is not JSON ({' '.join(str(exc).split())})") from None
     if not isinstance(header, dict):
         raise _bad(path, "the header is not a JSON object")
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _bad(path, "__metadata__ is not an object of strings")
     start, data_size = 8 + n, size - 8 - n
     entries = []
     for name, spec in header.items():
@@ -81,18 +113,22 @@ def _read_header(path: Path) -> tuple[int, list[_Entry]]:
 
 
 def _entry(path: Path, name: str, spec: Any, start: int, data_size: int) -> _Entry:
-    try:
-        dtype, shape = str(spec["dtype"]), tuple(int(n) for n in spec["shape"])
-        begin, end = (int(n) for n in spec["data_offsets"])
-    except (TypeError, KeyError, ValueError):
-        raise _bad(path, f"tensor {name!r} lacks a dtype, shape or data_offsets") from None
-    if min(shape, default=0) < 0 or not 0 <= begin <= end <= data_size:
-        raise _bad(path, f"tensor {name!r} has a bad shape or offsets")
+    if not isinstance(spec, dict) or not {"dtype", "shape", "data_offsets"} <= spec.keys():
+        raise bad(path, "lacks a dtype, shape or data_offsets", name)
+    dtype, offsets = spec["dtype"], spec["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in _BITS:
+        raise bad(path, f"dtype {dtype!r} is not a safetensors type ({', '.join(sorted(_BITS))})", name)
+    shape = check_shape(spec["shape"], path, name)
+    if not (
+        isinstance(offsets, list) and len(offsets) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in offsets)
+    ):
+        raise bad(path, f"data_offsets {offsets!r} is not a pair of integers", name)
+    begin, end = offsets
+    if not 0 <= begin <= end <= data_size:
+        raise bad(path, f"data_offsets [{begin}, {end}] lie outside the {data_size} data bytes", name)
+    check_byte_count(shape, _BITS[dtype], end - begin, path, name)
     file_type = np.dtype(_NUMPY_TYPES[dtype]) if dtype in _NUMPY_TYPES else None
-    itemsize = file_type.itemsize if file_type is not None else _ITEMSIZES.get(dtype)
-    count = int(np.prod(shape, dtype=np.int64))
-    if itemsize is not None and end - begin != count * itemsize:
-        raise _bad(path, f"tensor {name!r}: {end - begin} bytes for {count} {dtype} values")
     reason = copy_reason(file_type, dtype)
     float_type = None if reason else file_type.newbyteorder("=")  # type: ignore[union-attr]
     info = TensorInfo(name, name, shape, dtype, float_type, reason)
