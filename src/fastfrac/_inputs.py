@@ -92,7 +92,7 @@ def _from_python(x: Any, name: str) -> np.ndarray:
             raise TypeError(f"{name} must be numbers, not {kind.__name__}")
         if issubclass(kind, (list, tuple)):
             raise TypeError(f"{name} must be numbers in a rectangular nesting (lists of one length)")
-    if kinds and all(issubclass(k, np.floating) for k in kinds):
+    if kinds and all(issubclass(k, np.floating) or k is BFLOAT16.type for k in kinds):
         # Every element a NumPy float: NumPy's promotion picks their common type.
         return _kept_float(np.asarray(x), name)
     try:
