@@ -112,9 +112,10 @@ KERAS_SCRIPT = textwrap.dedent(
     model.save_weights(sys.argv[1] + "/model.weights.h5")
     """
 )
-# The p the test SPEC gives each layer (batch_normalization kept, half is float16).
+# The p the test SPEC gives each layer (batch_normalization kept; half, a float16
+# layer, approximated in float16 by the bare P).
 KERAS_SPEC = SEED_SPEC + ",batch_*=-,3"
-KERAS_P = {"conv1d": 4, "bidirectional": 2, "dense": 2, "dense_1": 4, "counter": 3}
+KERAS_P = {"conv1d": 4, "bidirectional": 2, "dense": 2, "dense_1": 4, "counter": 3, "half": 3}
 # .keras keys a Functional model's layers by class name in model order, not by name.
 KERAS_KEYS = {"conv1d": "conv1d", "batch_normalization": "batch_normalization",
               "bidirectional": "bidirectional", "dense": "dense", "counter": "counter",
@@ -167,7 +168,7 @@ def check_h5(before: h5py.File, after: h5py.File, layer_of, p_of: dict[str, int]
         assert new[path][:2] == (kind, attrs), path
         layer = layer_of(path)
         ds = before[path] if kind == "dataset" else None
-        if ds is not None and layer in p_of and ds.dtype in (np.float32, np.float64):
+        if ds is not None and layer in p_of and ds.dtype in (np.float16, np.float32, np.float64):
             assert same_bits(after[path][()], expected(ds[()], p_of[layer])), path
             changed += 1
         else:
@@ -187,15 +188,15 @@ def test_keras_archive_round_trip(keras_files, tmp_path) -> None:
         a.extract("model.weights.h5", tmp_path / "a")
         b.extract("model.weights.h5", tmp_path / "b")
     with h5py.File(tmp_path / "a/model.weights.h5") as before, h5py.File(tmp_path / "b/model.weights.h5") as after:
-        # conv1d 2 + bidirectional 6 + dense 2 + dense_1 2 + counter's float scale 1
-        assert check_h5(before, after, keras3_layer, KERAS_P) == 13
+        # conv1d 2 + bidirectional 6 + dense 2 + dense_1 2 + counter's float scale 1 + half 2
+        assert check_h5(before, after, keras3_layer, KERAS_P) == 15
     rows = report_rows(tmp_path / "r.json")
     # Keras saves trainable variables first: the float scale, then the int32 steps.
     assert rows["layers/counter/vars/1"]["copied"] == "integer tensor"
     assert rows["layers/counter/vars/0"]["p"] == 3 and rows["layers/counter/vars/0"]["layer"] == "counter"
     # The float16 layer "half" is stored under the key "dense_1", and "dense_1" under "dense_2".
     assert rows["layers/dense_1/vars/0"] == {**rows["layers/dense_1/vars/0"], "layer": "half",
-                                            "copied": "float16 is not approximated yet"}
+                                            "dtype": "float16", "p": 3}
     assert rows["layers/dense_2/vars/0"]["layer"] == "dense_1" and rows["layers/dense_2/vars/0"]["p"] == 4
     assert rows["layers/batch_normalization/vars/0"]["copied"] == "kept by SPEC"
     assert rows["optimizer/vars/0"]["copied"] == "optimizer state, not a layer weight"
@@ -205,7 +206,7 @@ def test_legacy_h5_round_trip(keras_files, tmp_path) -> None:
     src, out = keras_files / "model.h5", tmp_path / "small.h5"
     ok("approximate", src, "-o", out, "-p", KERAS_SPEC)
     with h5py.File(src) as before, h5py.File(out) as after:
-        assert check_h5(before, after, legacy_layer, KERAS_P) == 13
+        assert check_h5(before, after, legacy_layer, KERAS_P) == 15
 
 
 def test_keras3_weights_file_round_trip(keras_files, tmp_path) -> None:
@@ -213,7 +214,7 @@ def test_keras3_weights_file_round_trip(keras_files, tmp_path) -> None:
     src, out = keras_files / "model.weights.h5", tmp_path / "small.weights.h5"
     ok("approximate", src, "-o", out, "-p", KERAS_SPEC)
     with h5py.File(src) as before, h5py.File(out) as after:
-        assert check_h5(before, after, keras3_layer, KERAS_P) == 13
+        assert check_h5(before, after, keras3_layer, KERAS_P) == 15
 
 
 def test_keras_files_never_import_tensorflow(keras_files, tmp_path) -> None:
@@ -262,7 +263,7 @@ def test_keras2_weights_file_in_chunks(tmp_path) -> None:
 
 ST_SPEC = "layer.*=2,*.w=3,layer.0.b=5,hal[f]=4,1"  # a glob reaches the float16 tensor
 # exact name > first matching glob (layer.* before *.w) > bare P; float16/int/bool copied.
-ST_P = {"embed.weight": 1, "layer.0.w": 2, "layer.0.b": 5, "layer.1.w": 2, "head.w": 3}
+ST_P = {"embed.weight": 1, "layer.0.w": 2, "layer.0.b": 5, "layer.1.w": 2, "head.w": 3, "half": 4}
 
 
 @pytest.fixture()
@@ -299,7 +300,7 @@ def test_safetensors_round_trip(st_file, tmp_path) -> None:
         assert same_bits(loaded[name], want), name
     rows = report_rows(tmp_path / "r.json")
     assert {k: r.get("p") for k, r in rows.items() if "copied" not in r} == ST_P
-    assert rows["half"]["copied"] == "float16 is not approximated yet"
+    assert rows["half"]["dtype"] == "F16" and loaded["half"].dtype == np.float16
     assert rows["ids"]["copied"] == "integer tensor" and rows["mask"]["copied"] == "boolean tensor"
     row = rows["head.w"]
     assert row["shape"] == [1, 5] and row["dtype"] == "F32" and row["count"] == 5
@@ -323,16 +324,20 @@ def write_safetensors(path: Path, entries: list[tuple[str, str, list[int], bytes
     path.write_bytes(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
-def test_safetensors_bfloat16_is_copied(tmp_path) -> None:
+def test_safetensors_bfloat16_is_approximated_in_bfloat16(tmp_path) -> None:
+    import ml_dtypes
+
     w = np.float32([0.1, 0.2, 0.3])
-    bf16 = bytes(range(8))
+    bf = np.array([0.1, -0.37, 3.5, 1e-3], dtype=ml_dtypes.bfloat16)
     write_safetensors(tmp_path / "in.safetensors",
-                      [("bf", "BF16", [4], bf16), ("w", "F32", [3], w.tobytes())])
+                      [("bf", "BF16", [4], bf.tobytes()), ("w", "F32", [3], w.tobytes())])
     ok("approximate", tmp_path / "in.safetensors", "-o", tmp_path / "out.safetensors", "-p", "2",
        "--json", tmp_path / "r.json")
     data = (tmp_path / "out.safetensors").read_bytes()
-    assert bf16 in data and data.endswith(expected(w, 2).tobytes())
-    assert report_rows(tmp_path / "r.json")["bf"]["copied"] == "bfloat16 is not approximated yet"
+    want = expected(bf, 2)
+    assert want.dtype == bf.dtype and want.tobytes() in data and data.endswith(expected(w, 2).tobytes())
+    row = report_rows(tmp_path / "r.json")["bf"]
+    assert row["p"] == 2 and row["dtype"] == "BF16" and "copied" not in row
 
 
 # -- npz ------------------------------------------------------------------------------
@@ -436,7 +441,7 @@ def test_keras_file_container_loads_with_load_fractions(keras_files, tmp_path) -
     ok("approximate", keras_files / "model.weights.h5", "-o", out, "-p", KERAS_SPEC,
        "--fractions", tmp_path / "fr.npz", "-q")
     loaded = load_fractions(tmp_path / "fr.npz")
-    assert len(loaded.tensors) == 13
+    assert len(loaded.tensors) == 15  # the float16 layer "half" too, decoded in float16
     with h5py.File(out) as f:
         for tensor in loaded.tensors:
             assert same_bits(tensor.values, f[tensor.name][()]), tensor.name
@@ -761,13 +766,13 @@ def test_bad_isa_setting_is_a_one_line_error(command, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("dtype, spelled, reason", [
-    ("F16", "half", "float16 is not approximated yet"),
-    ("BF16", "half", "bfloat16 is not approximated yet"),
-    ("F8_E4M3", "half", "F8_E4M3 is not a float32/float64 type"),
+    ("F8_E4M3", "half", "F8_E4M3 is not a float16, bfloat16, float32 or float64 type"),
+    ("F8_E5M2", "half", "F8_E5M2 is not a float16, bfloat16, float32 or float64 type"),
+    ("C64", "half", "C64 is not a float16, bfloat16, float32 or float64 type"),
 ])
 def test_unsupported_type_named_exactly_is_an_error(tmp_path, dtype, spelled, reason) -> None:
     w = np.float32([0.1, 0.2])
-    size = {"F16": 2, "BF16": 2, "F8_E4M3": 1}[dtype]
+    size = {"F8_E4M3": 1, "F8_E5M2": 1, "C64": 8}[dtype]
     write_safetensors(tmp_path / "in.safetensors",
                       [(spelled, dtype, [4], bytes(4 * size)), ("w", "F32", [2], w.tobytes())])
     out = run("approximate", tmp_path / "in.safetensors", "-o", tmp_path / "out.safetensors",
@@ -784,8 +789,15 @@ def test_unsupported_type_named_exactly_is_an_error(tmp_path, dtype, spelled, re
         assert report_rows(tmp_path / "r.json")[spelled]["copied"] == reason
 
 
-def test_unsupported_layer_named_exactly_is_an_error(keras_files, tmp_path) -> None:
-    out = run("approximate", keras_files / "model.keras", "-o", tmp_path / "o.keras",
-              "-p", "half=3", "--progress", "none")
-    assert out.returncode == 1 and "SPEC names layer half but half (" in out.stderr
-    assert "float16 is not approximated yet; write half=- to copy it" in out.stderr
+def test_unsupported_layer_named_exactly_is_an_error(tmp_path) -> None:
+    """A legacy .h5 whose layer "odd" holds 2-byte opaque values that no attribute names."""
+    src = tmp_path / "model.h5"
+    with h5py.File(src, "w") as f:
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [b"odd", b"dense"]
+        group["odd/odd/kernel:0"] = np.zeros(4, dtype="V2")
+        group["dense/dense/kernel:0"] = np.float32([0.1, 0.2])
+    out = run("approximate", src, "-o", tmp_path / "o.h5", "-p", "odd=3", "--progress", "none")
+    assert out.returncode == 1 and "SPEC names layer odd but odd (" in out.stderr
+    assert "is an opaque 2-byte type" in out.stderr and "write odd=- to copy it" in out.stderr
+    assert not (tmp_path / "o.h5").exists()

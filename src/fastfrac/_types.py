@@ -16,6 +16,7 @@ __all__ = [
     "HALF_TYPES",
     "Fractions",
     "OutputLimits",
+    "approximable",
     "float_type_name",
     "output_limits",
 ]
@@ -27,6 +28,16 @@ BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 HALF_TYPES = (FLOAT16, BFLOAT16)
 # Every element type the kernels take, in native byte order.
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64), *HALF_TYPES)
+
+
+def approximable(dtype: Any) -> bool:
+    """Whether arrays of ``dtype`` can be approximated (the four float types, any byte order).
+
+    >>> approximable(BFLOAT16), approximable(np.dtype(">f4")), approximable(np.int8)
+    (True, True, False)
+    """
+    dtype = np.dtype(dtype)
+    return dtype == BFLOAT16 or (dtype.kind == "f" and dtype.newbyteorder("=") in FLOAT_TYPES)
 
 
 def float_type_name(dtype: Any) -> str:

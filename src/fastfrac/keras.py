@@ -32,7 +32,13 @@ import numpy as np
 
 from fastfrac._bits import combine_rows, fraction_bits, max_errors
 from fastfrac._inputs import check_mode
-from fastfrac._io.container import FractionWeights, Tensor, approximate_tensor, read, write
+from fastfrac._io.container import (
+    FractionWeights,
+    Tensor,
+    approximate_tensor,
+    read,
+    write,
+)
 from fastfrac._precision import Digits, digits_for, resolve_precision
 from fastfrac._tables import (
     QUALITY_COLUMNS,
@@ -41,6 +47,7 @@ from fastfrac._tables import (
     format_table,
     format_value,
 )
+from fastfrac._types import approximable
 
 __all__ = [
     "ApproximationReport",
@@ -280,7 +287,7 @@ def approximate_model(
         for name, w in zip(names, originals):
             p = chosen.get(layer.name)
             key = f"{layer.name}/{name}"
-            if p is None or w.dtype.kind != "f":
+            if p is None or not approximable(w.dtype):
                 tensor, seconds = Tensor(key, w, layer=layer.name), 0.0
             else:
                 start = time.perf_counter()

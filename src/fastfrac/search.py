@@ -69,6 +69,7 @@ from fastfrac._inputs import check_mode
 from fastfrac._io.container import Tensor, approximate_tensor, write
 from fastfrac._precision import Digits, check_precision, digits_for, list_names
 from fastfrac._tables import Column, format_table, format_value
+from fastfrac._types import approximable
 
 __all__ = [
     "Evaluated",
@@ -143,7 +144,7 @@ class _Approximations:
     def bits(self, name: str, option: Option) -> int:
         """Bits of one tensor under an option: its fractions', or its dtype's width if kept."""
         w = self.weights[name]
-        if option == KEEP or w.dtype.kind != "f":
+        if option == KEEP or not approximable(w.dtype):
             return int(w.size) * 8 * w.dtype.itemsize
         num, den = self.tensor(name, int(option)).fractions  # type: ignore[misc]
         return fraction_bits(num, den)
@@ -153,14 +154,14 @@ class _Approximations:
         out = {}
         for name, w in self.weights.items():
             option = assignment.get(name, KEEP)
-            out[name] = w if option == KEEP or w.dtype.kind != "f" else self.tensor(name, int(option)).values
+            out[name] = w if option == KEEP or not approximable(w.dtype) else self.tensor(name, int(option)).values
         return out
 
     def tensors(self, assignment: Mapping[str, Option]) -> list[Tensor]:
         out = []
         for name, w in self.weights.items():
             option = assignment.get(name, KEEP)
-            if option == KEEP or w.dtype.kind != "f":
+            if option == KEEP or not approximable(w.dtype):
                 out.append(Tensor(name, w))
             else:
                 out.append(self.tensor(name, int(option)))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from fastfrac._errors import UserError
+from fastfrac._types import approximable
 
 if TYPE_CHECKING:
     from fastfrac._io.tensor_job import TensorJob
@@ -59,7 +60,8 @@ class TensorInfo:
     dtype : str
         The type as the file spells it (``F32``, ``float32``, ``<f4``).
     float_type : numpy.dtype or None
-        float32/float64 (native order) when the tensor can be approximated.
+        float16, bfloat16, float32 or float64 (native order) when the tensor
+        can be approximated.
     reason : str or None
         Why the tensor is copied whatever SPEC says (None if it need not be).
     fortran_order : bool
@@ -94,31 +96,30 @@ class ModelFile(Protocol):
 
 
 def copy_reason(dtype: np.dtype | None, spelled: str) -> str | None:
-    """Why a tensor of this type is copied unchanged; None for float32/float64.
+    """Why a tensor of this type is copied unchanged; None for the four float types.
 
-    ``dtype`` is None for types NumPy does not have (bfloat16, float8...),
-    ``spelled`` the type as the file names it.
+    ``dtype`` is the NumPy type the values are read as, None for types NumPy
+    and ml_dtypes do not give the reader (float8, float4...); ``spelled``
+    the type as the file names it.
 
-    >>> copy_reason(np.dtype("<f4"), "F32") is None
-    True
-    >>> copy_reason(np.dtype("float16"), "F16"), copy_reason(None, "BF16")
-    ('float16 is not approximated yet', 'bfloat16 is not approximated yet')
+    >>> copy_reason(np.dtype("<f4"), "F32") is None, copy_reason(np.dtype("<f2"), "F16") is None
+    (True, True)
     >>> copy_reason(np.dtype("int64"), "I64"), copy_reason(None, "F8_E4M3")
-    ('integer tensor', 'F8_E4M3 is not a float32/float64 type')
+    ('integer tensor', 'F8_E4M3 is not a float16, bfloat16, float32 or float64 type')
+    >>> copy_reason(np.dtype("V2"), "|V2")
+    '|V2 is an opaque 2-byte type (NumPy writes bfloat16 to .npy this way): nothing says what it holds'
     """
-    if dtype is None:
-        if spelled.lower() in ("bf16", "bfloat16"):
-            return "bfloat16 is not approximated yet"
-        return f"{spelled} is not a float32/float64 type"
-    if dtype.kind == "f" and dtype.itemsize in (4, 8):
-        return None
-    if dtype.kind == "f" and dtype.itemsize == 2:
-        return "float16 is not approximated yet"
-    if dtype.kind in "iu":
-        return "integer tensor"
-    if dtype.kind == "b":
-        return "boolean tensor"
-    return f"{spelled} is not a float32/float64 type"
+    if dtype is not None:
+        if approximable(dtype):
+            return None
+        if dtype.kind in "iu":
+            return "integer tensor"
+        if dtype.kind == "b":
+            return "boolean tensor"
+        if dtype.kind == "V" and dtype.itemsize == 2 and not dtype.names:
+            return (f"{spelled} is an opaque 2-byte type (NumPy writes bfloat16 to .npy this way): "
+                    "nothing says what it holds")
+    return f"{spelled} is not a float16, bfloat16, float32 or float64 type"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from fastfrac._errors import UserError
 from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
 from fastfrac._io.limits import bad, check_byte_count, check_shape
 from fastfrac._io.ziputil import clone_info, copy_member, open_archive
+from fastfrac._types import BFLOAT16
 
 __all__ = ["KerasFile", "blocks", "open_file"]
 
@@ -218,11 +219,14 @@ def _tensors(f: Any, shown: Path) -> list[TensorInfo]:
         unit, no_layer = unit_of(path)
         dtype = ds.dtype
         spelled = dtype.name if dtype.kind != "V" else _text(_attribute(ds, "dtype", dtype.str))
-        reason = copy_reason(dtype if dtype.kind != "V" else None, spelled)
+        # Keras stores a bfloat16 variable as 2 opaque bytes with a dtype="bfloat16"
+        # attribute; an opaque type without that attribute is copied.
+        as_read = BFLOAT16 if dtype.kind == "V" and dtype.itemsize == 2 and spelled == "bfloat16" else dtype
+        reason = copy_reason(as_read, spelled)
         if ds.shape is None:  # an HDF5 null dataspace: no values at all
             reason = "no values (null dataspace)"
         shape = check_shape(list(ds.shape), shown, path) if ds.shape is not None else ()
-        float_type = None if reason else dtype.newbyteorder("=")
+        float_type = None if reason else as_read.newbyteorder("=")
         if float_type is not None:
             _check_storage(ds, shape, shown, path)
         tensors.append(TensorInfo(path, unit, shape, spelled, float_type, no_layer or reason))
@@ -240,8 +244,11 @@ def _rewrite_h5(h5_path: Path, tensors: list[TensorInfo], start_job: StartJob, s
                 if job is None:
                     continue
                 ds = f[tensor.name]
+                opaque = ds.dtype.kind == "V"  # bfloat16 as Keras stores it: view the bytes
                 for selection in blocks(tensor.shape):
-                    ds[selection] = job.convert(ds[selection])
+                    values = ds[selection]
+                    new = job.convert(values.view(tensor.float_type) if opaque else values)
+                    ds[selection] = new.view(ds.dtype) if opaque else new
                 job.finish()
     except _H5_ERRORS as exc:
         if isinstance(exc, OSError) and exc.errno is not None:

@@ -24,12 +24,14 @@ import numpy as np
 from fastfrac._errors import UserError
 from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
 from fastfrac._io.limits import bad, check_byte_count, check_json_depth, check_shape
+from fastfrac._types import BFLOAT16
 
 __all__ = ["SafetensorsFile", "open_file"]
 
-# Types NumPy can hold; every other safetensors type is copied as raw bytes.
+# Types NumPy (with ml_dtypes' bfloat16) can hold; every other safetensors type
+# is copied as raw bytes.
 _NUMPY_TYPES = {
-    "F64": "<f8", "F32": "<f4", "F16": "<f2",
+    "F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": BFLOAT16,
     "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
     "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1",
     "BOOL": "?",
@@ -38,7 +40,7 @@ _NUMPY_TYPES = {
 # a dtype not listed here is refused.
 _BITS = {
     **{name: np.dtype(code).itemsize * 8 for name, code in _NUMPY_TYPES.items()},
-    "BF16": 16, "C64": 64, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8,
+    "C64": 64, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8,
     "F6_E2M3": 6, "F6_E3M2": 6, "F4": 4,
 }
 _MAX_HEADER = 100 << 20  # the safetensors library's own limit
