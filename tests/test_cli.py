@@ -199,7 +199,10 @@ def test_keras_archive_round_trip(keras_files, tmp_path) -> None:
                                             "dtype": "float16", "p": 3}
     assert rows["layers/dense_2/vars/0"]["layer"] == "dense_1" and rows["layers/dense_2/vars/0"]["p"] == 4
     assert rows["layers/batch_normalization/vars/0"]["copied"] == "kept by SPEC"
-    assert rows["optimizer/vars/0"]["copied"] == "optimizer state, not a layer weight"
+    # Adam's step counter is an integer; its moments are float optimizer state.
+    assert rows["optimizer/vars/0"]["copied"] == "integer tensor"
+    assert rows["optimizer/vars/2"]["copied"] == "optimizer state (approximated only when SPEC names its path exactly)"
+    assert rows["optimizer/vars/2"]["optimizer"] is True and rows["optimizer/vars/2"]["layer"] is None
 
 
 def test_legacy_h5_round_trip(keras_files, tmp_path) -> None:
@@ -801,3 +804,31 @@ def test_unsupported_layer_named_exactly_is_an_error(tmp_path) -> None:
     assert out.returncode == 1 and "SPEC names layer odd but odd (" in out.stderr
     assert "is an opaque 2-byte type" in out.stderr and "write odd=- to copy it" in out.stderr
     assert not (tmp_path / "o.h5").exists()
+
+
+# -- optimizer state in Keras files ------------------------------------------------------
+
+
+def test_optimizer_state_is_counted_apart_and_reached_only_by_its_exact_path(keras_files, tmp_path) -> None:
+    src = keras_files / "model.keras"
+    ok("approximate", src, "-o", tmp_path / "a.keras", "-p", "*=2", "--json", tmp_path / "a.json", "-q")
+    rows = report_rows(tmp_path / "a.json")
+    state = {name: row for name, row in rows.items() if row.get("optimizer")}
+    assert state and all(name.startswith("optimizer/") for name in state)
+    # A glob reaches every layer, never the optimizer.
+    assert all("copied" in row for row in state.values())
+    floats = [n for n, r in state.items() if r["copied"].startswith("optimizer state")]
+    assert floats, "the Adam moments are float32 optimizer tensors"
+    totals = json.loads((tmp_path / "a.json").read_text())["totals"]
+    assert totals["optimizer_tensors"] == len(state) and totals["approximated_optimizer_tensors"] == 0
+    summary = run("approximate", src, "-o", tmp_path / "b.keras", "-p", "*=2", "--progress", "none").stdout
+    weights = totals["tensors"] - totals["optimizer_tensors"]
+    assert (f"{totals['approximated_tensors']} of {weights} model weights approximated; "
+            f"optimizer state: 0 of {len(state)} tensors approximated") in summary
+    # Named exactly, one optimizer tensor is approximated.
+    name = floats[0]
+    ok("approximate", src, "-o", tmp_path / "c.keras", "-p", f"{name}=3,conv1d=2",
+       "--json", tmp_path / "c.json", "-q")
+    rows = report_rows(tmp_path / "c.json")
+    assert rows[name]["p"] == 3 and "copied" not in rows[name]
+    assert sum("copied" not in r for r in rows.values() if r.get("optimizer")) == 1

@@ -30,6 +30,7 @@ __all__ = [
     "FORMATS",
     "Format",
     "ModelFile",
+    "OPTIMIZER_COPIED",
     "StartJob",
     "TensorInfo",
     "copy_reason",
@@ -66,6 +67,9 @@ class TensorInfo:
         Why the tensor is copied whatever SPEC says (None if it need not be).
     fortran_order : bool
         The values are stored in Fortran order (npz only).
+    optimizer : bool
+        Optimizer state (Keras files): its ``unit`` is its own dataset path,
+        and only a SPEC item naming that path exactly approximates it.
     """
 
     name: str
@@ -75,12 +79,16 @@ class TensorInfo:
     float_type: np.dtype | None
     reason: str | None = None
     fortran_order: bool = False
+    optimizer: bool = False
 
     @property
     def size(self) -> int:
         """Number of elements."""
         return int(np.prod(self.shape, dtype=np.int64))
 
+
+# Why an optimizer tensor was copied when no SPEC item named its path exactly.
+OPTIMIZER_COPIED = "optimizer state (approximated only when SPEC names its path exactly)"
 
 # start_job(tensor) -> a job for a tensor to approximate, None to copy it.
 StartJob = Callable[[TensorInfo], "TensorJob | None"]

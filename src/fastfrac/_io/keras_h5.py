@@ -20,8 +20,10 @@ Where the weights are:
   ``.h5`` has the same layout at the root.
 
 A dataset belongs to the top-level layer it is under; SPEC names those
-layers.  Optimizer state and the model's own variables belong to no layer and
-are copied.  A ``.keras`` archive is rewritten member by member: every member
+layers.  The model's own variables belong to no layer and are copied.
+Optimizer state belongs to no layer either: it is copied unless a SPEC item
+names its dataset path exactly (``optimizer/vars/3=2``); globs and the bare P
+never reach it.  A ``.keras`` archive is rewritten member by member: every member
 but ``model.weights.h5`` is copied unchanged, and that one is extracted,
 updated in place with h5py (other datasets and all attributes stay as they
 are) and stored back with its original name, date and compression.
@@ -229,6 +231,11 @@ def _tensors(f: Any, shown: Path) -> list[TensorInfo]:
         float_type = None if reason else as_read.newbyteorder("=")
         if float_type is not None:
             _check_storage(ds, shape, shown, path)
+        if no_layer == OPTIMIZER:
+            # Never reached by a glob or the bare P: only by its own path, named exactly.
+            tensors.append(TensorInfo(path, path, shape, spelled, float_type, reason,
+                                      optimizer=True))
+            continue
         tensors.append(TensorInfo(path, unit, shape, spelled, float_type, no_layer or reason))
     return tensors
 

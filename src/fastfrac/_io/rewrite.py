@@ -22,7 +22,7 @@ from fastfrac._errors import UserError
 from fastfrac._inputs import thread_count
 from fastfrac._io.atomic import AtomicOutputs
 from fastfrac._io.container import ContainerWriter
-from fastfrac._io.formats import TensorInfo, detect_format
+from fastfrac._io.formats import OPTIMIZER_COPIED, TensorInfo, detect_format
 from fastfrac._io.paths import check_paths
 from fastfrac._io.spec import Spec
 from fastfrac._io.tensor_job import TensorJob
@@ -84,6 +84,22 @@ def _damaged(src: Path) -> Iterator[None]:
     except (zipfile.BadZipFile, zlib.error, EOFError, lzma_error, NotImplementedError,
             UnicodeDecodeError) as exc:
         raise UserError(f"{src} is damaged: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+
+
+def _choose(tensors: list[TensorInfo], spec: Spec, noun: str) -> dict[str, int]:
+    """``{unit: p}``: SPEC over the layers/tensors, plus optimizer state it names exactly.
+
+    Optimizer tensors are left out of the globs, the bare P and the "matches
+    nothing" check; an item naming one's path exactly approximates it.
+    """
+    exact_only = {str(t.unit) for t in tensors if t.optimizer}
+    units = list(dict.fromkeys(
+        t.unit for t in tensors if t.unit is not None and str(t.unit) not in exact_only
+    ))
+    layers_only = Spec({k: v for k, v in spec.rules.items() if k not in exact_only}, spec.default)
+    chosen = layers_only.resolve(units, noun) if layers_only.rules or layers_only.default is not None else {}
+    chosen.update({u: p for u in exact_only if (p := spec.rules.get(u)) is not None})
+    return chosen
 
 
 def _copied_row(tensor: TensorInfo, reason: str) -> dict[str, Any]:
@@ -160,8 +176,7 @@ def approximate_file(
         with _damaged(src):
             model = fmt.open(src, lambda suffix: outputs.scratch(dst, suffix))
 
-        units = list(dict.fromkeys(t.unit for t in model.tensors if t.unit is not None))
-        chosen = spec.resolve(units, fmt.noun)
+        chosen = _choose(model.tensors, spec, fmt.noun)
         _refuse_named_unsupported(model.tensors, spec, fmt.noun)
         todo = {
             t.name: chosen[t.unit]
@@ -179,6 +194,8 @@ def approximate_file(
         def copy_reason(tensor: TensorInfo) -> str:
             if tensor.reason is not None:
                 return tensor.reason
+            if tensor.optimizer and str(tensor.unit) not in spec.rules:
+                return OPTIMIZER_COPIED
             # A float tensor SPEC covers but did not choose was kept by a NAME=- item.
             return "kept by SPEC" if spec.covers(str(tensor.unit)) else "not chosen by SPEC"
 
@@ -213,12 +230,17 @@ def approximate_file(
                 model.rewrite(out_tmp, start_job)
 
         layers = {t.name: t.unit for t in model.tensors} if fmt.noun == "layer" else {}
+        optimizer = {t.name for t in model.tensors if t.optimizer}
         tensor_rows = []
         for row in rows:
             row = row.row if isinstance(row, TensorJob) else row
             assert row is not None  # every job was finished by rewrite()
             if layers:
-                row = {"name": row["name"], "layer": layers[row["name"]], **row}
+                # Optimizer state has no layer; its row says what it is instead.
+                layer = None if row["name"] in optimizer else layers[row["name"]]
+                row = {"name": row["name"], "layer": layer, **row}
+            if row["name"] in optimizer:
+                row["optimizer"] = True
             tensor_rows.append(row)
         report = {
             "kernel": {
@@ -249,9 +271,13 @@ def _totals(rows: list[dict[str, Any]], src: Path, out: Path, seconds: float) ->
     done = [r for r in rows if "copied" not in r]
     quality = combine_rows(done)
     count = quality.pop("count")
+    state = [r for r in rows if r.get("optimizer")]
     return {
         "tensors": len(rows),
         "approximated_tensors": len(done),
+        # Keras files: model weights and optimizer state counted apart.
+        "optimizer_tensors": len(state),
+        "approximated_optimizer_tensors": sum("copied" not in r for r in state),
         "values": sum(r["count"] for r in rows),
         "approximated_values": count,
         **quality,
@@ -274,8 +300,13 @@ _COLUMNS: list[Column] = [
 def summary(report: dict[str, Any]) -> str:
     """The few lines ``fastfrac approximate`` prints: totals and, if short, the table."""
     t = report["totals"]
+    weights = t["tensors"] - t["optimizer_tensors"]
+    done = t["approximated_tensors"] - t["approximated_optimizer_tensors"]
+    noun = "model weights" if t["optimizer_tensors"] else "tensors"
+    state = (f"; optimizer state: {t['approximated_optimizer_tensors']} of "
+             f"{t['optimizer_tensors']} tensors approximated" if t["optimizer_tensors"] else "")
     lines = [
-        f"{report['output']}: {t['approximated_tensors']} of {t['tensors']} tensors approximated "
+        f"{report['output']}: {done} of {weights} {noun} approximated{state} "
         f"({t['approximated_values']:,} of {t['values']:,} values) in {t['seconds']:.2f} s "
         f"({report['kernel']['isa']} kernel, {report['kernel']['threads']} threads)",
         f"{format_quality(t)}; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
