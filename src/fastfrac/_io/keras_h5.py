@@ -111,7 +111,11 @@ def _layout_units(f: Any) -> Callable[[str], tuple[str | None, str | None]]:
     legacy = f["model_weights"] if "model_weights" in f else f
     if "layer_names" in legacy.attrs:
         base = "" if legacy.name == "/" else legacy.name.strip("/") + "/"
-        layers = {_text(n) for n in np.ravel(_attribute(legacy, "layer_names", ()))}
+        # Keras writes one group per layer, named after it, and lists the same
+        # names in layer_names.  The groups are read instead of the attribute:
+        # a damaged variable-length string there makes HDF5 read for minutes
+        # (found by the fuzzer), and its presence alone says the layout.
+        layers = {name for name in legacy if name not in ("top_level_model_weights", "optimizer_weights")}
 
         def legacy_unit(path: str) -> tuple[str | None, str | None]:
             if not path.startswith(base):
