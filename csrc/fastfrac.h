@@ -94,6 +94,21 @@ int ff_limit_f16(uint16_t x, int64_t max_den, ff_mode mode,
 int ff_limit_bf16(uint16_t x, int64_t max_den, ff_mode mode,
                   int64_t num_min, int64_t num_max, int64_t *num, int64_t *den);
 
+/* The closest fraction to each element with denominator <= max_den[i]
+ * (>= 1) and |numerator| <= max_num[i] (0..FF_MAX_DEN_I64), in lowest terms;
+ * among equally close ones the smaller denominator, then the smaller value
+ * (CPython's limit_denominator when max_num does not bind).  Never an
+ * overflow: every answer fits int64.  Serial on every instruction set (not a
+ * hot path); the algorithm notes are in ff_serial.c. */
+void ff_limit_bounded_f32(const float *x, const int64_t *max_den, const int64_t *max_num,
+                          size_t n, ff_mode mode, int64_t *num, int64_t *den);
+void ff_limit_bounded_f64(const double *x, const int64_t *max_den, const int64_t *max_num,
+                          size_t n, ff_mode mode, int64_t *num, int64_t *den);
+void ff_limit_bounded_f16(const uint16_t *x, const int64_t *max_den, const int64_t *max_num,
+                          size_t n, ff_mode mode, int64_t *num, int64_t *den);
+void ff_limit_bounded_bf16(const uint16_t *x, const int64_t *max_den, const int64_t *max_num,
+                           size_t n, ff_mode mode, int64_t *num, int64_t *den);
+
 /* ---- batch kernels: the bound from p (approximate) ----------------------- */
 
 size_t ff_approximate_f32_i32(const float *x, size_t n, int p, ff_mode mode,

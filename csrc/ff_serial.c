@@ -246,6 +246,98 @@ static void ff_best_approximation(int negative, ff_u128 N, ff_u128 M, uint64_t m
     }
 }
 
+/* ---- the search under a numerator bound too --------------------------------
+ *
+ * The closest n/d to v with 1 <= d <= max_den and |n| <= max_num, in lowest
+ * terms; among equally close ones the smaller denominator, then the smaller
+ * value.  When max_num does not bind this is exactly CPython's
+ * limit_denominator (its tie rule keeps the convergent, which has the
+ * smaller denominator or, at the first step, the smaller value).
+ *
+ * Why the same two candidates: the admissible fractions are closed under
+ * taking Stern-Brocot ancestors (an ancestor's numerator and denominator are
+ * no larger), so v's two neighbours among them are where the walk down the
+ * tree toward |v| stops: the last convergent p1/q1 whose next step no longer
+ * fits, and the semiconvergent (p0 + k p1) / (q0 + k q1) with the largest k
+ * that keeps *both* bounds.  They lie on opposite sides of |v| (the
+ * numerator bound is the denominator bound of 1/|v|, whose convergents are
+ * the reciprocals of v's, so nothing else can be closer).  The search runs
+ * on the magnitude; the sign and the tie rule are applied at the end.  With
+ * the remainders n, d of the Euclidean algorithm, the two distances are
+ * d / (q1 M) and (n - k d) / (qk M), compared exactly in 192 bits. */
+
+/* Returns the sign of a*b - c*d for a, c < 2**128 and b, d < 2**64. */
+static int ff_cmp_products(ff_u128 a, uint64_t b, ff_u128 c, uint64_t d) {
+    /* Each product as hi * 2**64 + lo, hi < 2**128. */
+    const ff_u128 a_lo = (ff_u128)(uint64_t)a * b, a_hi = (a >> 64) * b + (a_lo >> 64);
+    const ff_u128 c_lo = (ff_u128)(uint64_t)c * d, c_hi = (c >> 64) * d + (c_lo >> 64);
+    if (a_hi != c_hi) return a_hi < c_hi ? -1 : 1;
+    const uint64_t x = (uint64_t)a_lo, y = (uint64_t)c_lo;
+    return x == y ? 0 : (x < y ? -1 : 1);
+}
+
+/* The bounded answer for v = (negative ? -N : N) / M, M > 0, N < 2**121,
+ * 1 <= max_den, 0 <= max_num, both <= 2**63 - 1.  Writes *p / *q. */
+static void ff_best_bounded(int negative, ff_u128 N, ff_u128 M, uint64_t max_den,
+                            uint64_t max_num, ff_i128 *p, uint64_t *q) {
+    assert(M > 0 && max_den >= 1 && max_den <= (uint64_t)INT64_MAX);
+    assert(max_num <= (uint64_t)INT64_MAX);
+    const ff_i128 sign = negative ? -1 : 1;
+    ff_u128 r;
+    const ff_u128 whole = ff_divmod_u128(N, M, &r);
+    /* Every admissible fraction is at most max_num / 1: at or past it, that is the answer. */
+    if (whole >= max_num) {
+        *p = sign * (ff_i128)max_num;
+        *q = 1;
+        return;
+    }
+    /* Convergents of |v|: 1/0, then floor(|v|)/1; all numerators are >= 0. */
+    uint64_t p0 = 1, q0 = 0, p1 = (uint64_t)whole, q1 = 1, kmax = 0;
+    ff_u128 n = M, d = r;
+    while (d != 0) {
+        ff_u128 rem;
+        const ff_u128 a = ff_divmod_u128(n, d, &rem);
+        const uint64_t by_den = (max_den - q0) / q1;
+        const uint64_t by_num = p1 ? (max_num - p0) / p1 : UINT64_MAX;
+        kmax = by_den < by_num ? by_den : by_num;
+        if (a > kmax) break; /* the whole step passes a bound: stop inside it */
+        const uint64_t p2 = p0 + (uint64_t)a * p1, q2 = q0 + (uint64_t)a * q1;
+        p0 = p1;
+        q0 = q1;
+        p1 = p2;
+        q1 = q2;
+        n = d;
+        d = rem;
+    }
+    if (d == 0) { /* |v| itself is admissible */
+        *p = sign * (ff_i128)p1;
+        *q = q1;
+        return;
+    }
+    const uint64_t k = kmax, qk = q0 + k * q1, pk = p0 + k * p1;
+    if (qk == 0) { /* k = 0 at the first step: the other side is 1/0, nothing */
+        *p = sign * (ff_i128)p1;
+        *q = q1;
+        return;
+    }
+    /* |p1/q1 - |v|| = d / (q1 M) and |pk/qk - |v|| = (n - k d) / (qk M). */
+    const int c = ff_cmp_products(d, qk, n - (ff_u128)k * d, q1);
+    int convergent = c < 0;
+    if (c == 0) {
+        /* A tie: the smaller denominator, then the smaller signed value.  p1/q1
+         * is below |v| exactly when its convergent index is even, i.e. when
+         * pk/qk is above it; for negative v the sides swap. */
+        if (q1 != qk) {
+            convergent = q1 < qk;
+        } else {
+            const int p1_below = (ff_cmp_products(p1, qk, pk, q1) < 0);
+            convergent = negative ? !p1_below : p1_below;
+        }
+    }
+    *p = sign * (ff_i128)(convergent ? p1 : pk);
+    *q = convergent ? q1 : qk;
+}
+
 /* The whole answer for one element, from its class.  Returns 0 and writes
  * *num, *den when the numerator lies in [num_min, num_max], else 1. */
 static int ff_answer(int negative, ff_class cls, const ff_ratio *r, int64_t max_den,
@@ -265,15 +357,33 @@ static int ff_answer(int negative, ff_class cls, const ff_ratio *r, int64_t max_
     return 0;
 }
 
+/* The answer under both bounds (0 <= max_num <= num_max): never an overflow.
+ * A tiny value's answer is 0/1, a huge one's (|v| >= 2**64) +-max_num/1. */
+static int ff_answer_bounded(int negative, ff_class cls, const ff_ratio *r, int64_t max_den,
+                             int64_t max_num, int64_t *num, int64_t *den) {
+    ff_i128 p = 0;
+    uint64_t q = 1;
+    if (cls == FF_HUGE)
+        p = negative ? -(ff_i128)max_num : (ff_i128)max_num;
+    else if (cls == FF_FITS)
+        ff_best_bounded(negative, r->N, r->M, (uint64_t)max_den, (uint64_t)max_num, &p, &q);
+    *num = (int64_t)p;
+    *den = (int64_t)q;
+    return 0;
+}
+
 /* The answer for a nonzero element whose magnitude is m * 10**e (decimal
  * mode: its shortest digits) or m * 2**e (exact mode: its bits), as
- * ff_answer; what every per-element entry below ends in. */
+ * ff_answer, or ff_answer_bounded when max_num >= 0; what every
+ * per-element entry below ends in. */
 static int ff_answer_from(int negative, ff_mode mode, uint64_t m, int32_t e, int64_t max_den,
-                          int64_t num_min, int64_t num_max, int64_t *num, int64_t *den) {
-    assert(max_den >= 1 && m > 0);
+                          int64_t max_num, int64_t num_min, int64_t num_max, int64_t *num,
+                          int64_t *den) {
+    assert(max_den >= 1 && m > 0 && max_num <= num_max);
     ff_ratio r;
     const ff_class cls =
         mode == FF_MODE_DECIMAL ? ff_ratio_from_decimal(m, e, &r) : ff_ratio_from_binary(m, e, &r);
+    if (max_num >= 0) return ff_answer_bounded(negative, cls, &r, max_den, max_num, num, den);
     return ff_answer(negative, cls, &r, max_den, num_min, num_max, num, den);
 }
 
@@ -284,12 +394,13 @@ static int ff_answer_zero(int64_t *num, int64_t *den) {
     return 0;
 }
 
-/* The per-element entry of each float type: ff_limit_f32 and ff_limit_f64.
- * v's exact value comes from the shortest digits (decimal) or the bits
- * (exact). */
+/* The per-element entries of each float type: ff_limit_f32 and ff_limit_f64,
+ * and the same under a numerator bound too (static ff_limit_both_f32 / _f64;
+ * max_num < 0: none).  v's exact value comes from the shortest digits
+ * (decimal) or the bits (exact). */
 #define FF_DEFINE_LIMIT(FT)                                                                        \
-    int ff_limit_##FT(ff_##FT x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,  \
-                      int64_t *num, int64_t *den) {                                                \
+    static int ff_limit_both_##FT(ff_##FT x, int64_t max_den, int64_t max_num, ff_mode mode,       \
+                                  int64_t num_min, int64_t num_max, int64_t *num, int64_t *den) {  \
         if (x == 0) return ff_answer_zero(num, den);                                               \
         uint64_t m;                                                                                \
         int32_t e;                                                                                 \
@@ -297,12 +408,16 @@ static int ff_answer_zero(int64_t *num, int64_t *den) {
             ff_shortest_##FT(x, &m, &e);                                                           \
         else                                                                                       \
             (void)ff_decode_##FT(x, &m, &e);                                                       \
-        return ff_answer_from(x < 0, mode, m, e, max_den, num_min, num_max, num, den);             \
+        return ff_answer_from(x < 0, mode, m, e, max_den, max_num, num_min, num_max, num, den);    \
+    }                                                                                              \
+    int ff_limit_##FT(ff_##FT x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,  \
+                      int64_t *num, int64_t *den) {                                                \
+        return ff_limit_both_##FT(x, max_den, -1, mode, num_min, num_max, num, den);               \
     }
 
-/* ff_limit_f32 */
+/* ff_limit_f32 (and static ff_limit_both_f32) */
 FF_DEFINE_LIMIT(f32)
-/* ff_limit_f64 */
+/* ff_limit_f64 (and static ff_limit_both_f64) */
 FF_DEFINE_LIMIT(f64)
 
 /* The per-element entry of the half formats, written out: decode the bit
@@ -311,8 +426,8 @@ FF_DEFINE_LIMIT(f64)
  * (exact).  The bound, float32's, is the caller's (ff_max_den_f16). */
 static int ff_limit_half(uint16_t x, int frac_bits, int exp_bits,
                          void (*shortest)(uint16_t, uint64_t *, int32_t *), int64_t max_den,
-                         ff_mode mode, int64_t num_min, int64_t num_max, int64_t *num,
-                         int64_t *den) {
+                         int64_t max_num, ff_mode mode, int64_t num_min, int64_t num_max,
+                         int64_t *num, int64_t *den) {
     if ((x & 0x7fff) == 0) return ff_answer_zero(num, den);
     uint64_t m;
     int32_t e;
@@ -320,19 +435,19 @@ static int ff_limit_half(uint16_t x, int frac_bits, int exp_bits,
         shortest(x, &m, &e);
     else
         (void)ff_decode_bits(x, frac_bits, exp_bits, &m, &e);
-    return ff_answer_from(x >> 15, mode, m, e, max_den, num_min, num_max, num, den);
+    return ff_answer_from(x >> 15, mode, m, e, max_den, max_num, num_min, num_max, num, den);
 }
 
 int ff_limit_f16(uint16_t x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
                  int64_t *num, int64_t *den) {
-    return ff_limit_half(x, FF_F16_FRAC_BITS, FF_F16_EXP_BITS, ff_shortest_f16, max_den, mode,
+    return ff_limit_half(x, FF_F16_FRAC_BITS, FF_F16_EXP_BITS, ff_shortest_f16, max_den, -1, mode,
                          num_min, num_max, num, den);
 }
 
 int ff_limit_bf16(uint16_t x, int64_t max_den, ff_mode mode, int64_t num_min, int64_t num_max,
                   int64_t *num, int64_t *den) {
-    return ff_limit_half(x, FF_BF16_FRAC_BITS, FF_BF16_EXP_BITS, ff_shortest_bf16, max_den, mode,
-                         num_min, num_max, num, den);
+    return ff_limit_half(x, FF_BF16_FRAC_BITS, FF_BF16_EXP_BITS, ff_shortest_bf16, max_den, -1,
+                         mode, num_min, num_max, num, den);
 }
 
 /* ---- batch kernels -------------------------------------------------------- */
@@ -380,3 +495,39 @@ FF_DEFINE_BATCH(f16, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)
 FF_DEFINE_BATCH(bf16, i32, INT32_MIN, INT32_MAX, FF_MAX_DEN_I32)
 /* ff_approximate_bf16_i64_serial, ff_limit_bf16_i64_serial */
 FF_DEFINE_BATCH(bf16, i64, INT64_MIN, INT64_MAX, FF_MAX_DEN_I64)
+
+
+/* ---- the numerator bound, in batches (serial on every instruction set) ---- */
+
+static int ff_limit_both_f16(uint16_t x, int64_t max_den, int64_t max_num, ff_mode mode,
+                             int64_t num_min, int64_t num_max, int64_t *num, int64_t *den) {
+    return ff_limit_half(x, FF_F16_FRAC_BITS, FF_F16_EXP_BITS, ff_shortest_f16, max_den, max_num,
+                         mode, num_min, num_max, num, den);
+}
+
+static int ff_limit_both_bf16(uint16_t x, int64_t max_den, int64_t max_num, ff_mode mode,
+                              int64_t num_min, int64_t num_max, int64_t *num, int64_t *den) {
+    return ff_limit_half(x, FF_BF16_FRAC_BITS, FF_BF16_EXP_BITS, ff_shortest_bf16, max_den,
+                         max_num, mode, num_min, num_max, num, den);
+}
+
+/* The closest fraction with den <= max_den[i] and |num| <= max_num[i] for
+ * every element, int64 out; the bounds are the caller's to check. */
+#define FF_DEFINE_BOUNDED(FT)                                                                      \
+    void ff_limit_bounded_##FT(const ff_##FT *x, const int64_t *max_den, const int64_t *max_num,   \
+                               size_t n, ff_mode mode, int64_t *num, int64_t *den) {               \
+        for (size_t i = 0; i < n; ++i) {                                                           \
+            assert(max_den[i] >= 1 && max_num[i] >= 0);                                            \
+            (void)ff_limit_both_##FT(x[i], max_den[i], max_num[i], mode, INT64_MIN, INT64_MAX,     \
+                                     &num[i], &den[i]);                                            \
+        }                                                                                          \
+    }
+
+/* ff_limit_bounded_f32 */
+FF_DEFINE_BOUNDED(f32)
+/* ff_limit_bounded_f64 */
+FF_DEFINE_BOUNDED(f64)
+/* ff_limit_bounded_f16 */
+FF_DEFINE_BOUNDED(f16)
+/* ff_limit_bounded_bf16 */
+FF_DEFINE_BOUNDED(bf16)

@@ -17,6 +17,9 @@ def approximate(
 def limit(
     x: np.ndarray, max_den: np.ndarray, exact: bool, wide: bool, threads: int = 1
 ) -> tuple[np.ndarray, np.ndarray, int]: ...
+def limit_bounded(
+    x: np.ndarray, max_den: np.ndarray, max_num: np.ndarray, exact: bool
+) -> tuple[np.ndarray, np.ndarray]: ...
 def max_denominator(x: np.ndarray, p: int, cap: int) -> np.ndarray: ...
 def to_float(
     num: np.ndarray, den: np.ndarray, digits: int, threads: int = 1

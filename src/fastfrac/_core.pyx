@@ -196,6 +196,33 @@ def limit(cnp.ndarray x, cnp.ndarray max_den, bint exact, bint wide, int threads
     return num, den, done
 
 
+def limit_bounded(cnp.ndarray x, cnp.ndarray max_den, cnp.ndarray max_num, bint exact):
+    """(num, den) int64 under a denominator and a numerator bound (both int64, len(x) long).
+
+    Serial (csrc/ff_serial.c, ff_limit_bounded_*); every answer fits int64.
+    """
+    cdef size_t n = x.shape[0]
+    cdef ff_mode mode = _mode(exact)
+    cdef _Kind kind = _kind(x)
+    cdef cnp.ndarray num = np.empty(n, np.int64)
+    cdef cnp.ndarray den = np.empty(n, np.int64)
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef int64_t *bp = <int64_t *>cnp.PyArray_DATA(max_den)
+    cdef int64_t *mp = <int64_t *>cnp.PyArray_DATA(max_num)
+    cdef int64_t *n64 = <int64_t *>cnp.PyArray_DATA(num)
+    cdef int64_t *d64 = <int64_t *>cnp.PyArray_DATA(den)
+    with nogil:
+        if kind == _F32:
+            ff_limit_bounded_f32(<float *>xp, bp, mp, n, mode, n64, d64)
+        elif kind == _F64:
+            ff_limit_bounded_f64(<double *>xp, bp, mp, n, mode, n64, d64)
+        elif kind == _F16:
+            ff_limit_bounded_f16(<uint16_t *>xp, bp, mp, n, mode, n64, d64)
+        else:
+            ff_limit_bounded_bf16(<uint16_t *>xp, bp, mp, n, mode, n64, d64)
+    return num, den
+
+
 def max_denominator(cnp.ndarray x, int p, int64_t cap):
     """The int64 bound floor(T(10**p) / |x|) clamped to [1, cap], per element.
 

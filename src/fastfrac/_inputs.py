@@ -16,6 +16,7 @@ from fastfrac._types import BFLOAT16, FLOAT_TYPES, OutputLimits
 
 __all__ = [
     "as_bounds",
+    "as_numerator_bounds",
     "as_floats",
     "as_ints",
     "check_finite",
@@ -252,19 +253,29 @@ def as_ints(v: Any, name: str) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
+def _as_range(v: Any, name: str, low: int, high: int, limits: OutputLimits, what: str) -> np.ndarray:
+    """v as int64, each in [low, high] (``what`` names the upper limit in the message)."""
+    values = as_ints(v, name)
+    if values.size:
+        least, most = int(values.min()), int(values.max())
+        if least < low:
+            raise ValueError(f"{name} must be >= {low}, got {least}")
+        if most > high:
+            raise ValueError(
+                f"{name} {most} is above {limits.dtype.name}'s {what} {high}"
+                + (" (use dtype=numpy.int64)" if limits.dtype == np.int32 else "")
+            )
+    return values
+
+
 def as_bounds(max_den: Any, limits: OutputLimits) -> np.ndarray:
     """Explicit denominator bounds as int64, each in [1, limits.max_den]."""
-    bounds = as_ints(max_den, "max_den")
-    if bounds.size:
-        low, high = int(bounds.min()), int(bounds.max())
-        if low < 1:
-            raise ValueError(f"max_den must be >= 1, got {low}")
-        if high > limits.max_den:
-            raise ValueError(
-                f"max_den {high} is above {limits.dtype.name}'s maximum denominator "
-                f"{limits.max_den}" + (" (use dtype=numpy.int64)" if limits.max_den < 2**63 - 1 else "")
-            )
-    return bounds
+    return _as_range(max_den, "max_den", 1, limits.max_den, limits, "maximum denominator")
+
+
+def as_numerator_bounds(max_num: Any, limits: OutputLimits) -> np.ndarray:
+    """Numerator bounds as int64, each in [0, limits.num_max] (0 allows only 0/1)."""
+    return _as_range(max_num, "max_num", 0, limits.num_max, limits, "maximum")
 
 
 def flat(arr: np.ndarray) -> np.ndarray:

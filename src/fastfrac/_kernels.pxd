@@ -69,3 +69,12 @@ cdef extern from "fastfrac.h" nogil:
                                       ff_mode mode, int64_t *num, int64_t *den, int threads)
     size_t ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
                                 double *out, int threads)
+
+    void ff_limit_bounded_f32(const float *x, const int64_t *max_den, const int64_t *max_num,
+                              size_t n, ff_mode mode, int64_t *num, int64_t *den)
+    void ff_limit_bounded_f64(const double *x, const int64_t *max_den, const int64_t *max_num,
+                              size_t n, ff_mode mode, int64_t *num, int64_t *den)
+    void ff_limit_bounded_f16(const uint16_t *x, const int64_t *max_den, const int64_t *max_num,
+                              size_t n, ff_mode mode, int64_t *num, int64_t *den)
+    void ff_limit_bounded_bf16(const uint16_t *x, const int64_t *max_den, const int64_t *max_num,
+                               size_t n, ff_mode mode, int64_t *num, int64_t *den)

@@ -15,6 +15,7 @@ from fastfrac._isa import core as _core
 from fastfrac._isa import kernels
 from fastfrac._inputs import (
     as_bounds,
+    as_numerator_bounds,
     as_floats,
     as_ints,
     check_finite,
@@ -26,7 +27,7 @@ from fastfrac._inputs import (
     thread_count,
     where,
 )
-from fastfrac._types import FLOAT_TYPES, Fractions, float_type_name, output_limits
+from fastfrac._types import FLOAT_TYPES, Fractions, OutputLimits, float_type_name, output_limits
 
 __all__ = [
     "approximate",
@@ -79,6 +80,7 @@ def approximate(
     mode: Mode = "decimal",
     dtype: Any = np.int32,
     threads: int | None = None,
+    max_num: Any = None,
 ) -> Fractions:
     """Best rational approximation of every element, with the bound 10**p / |x|.
 
@@ -109,6 +111,8 @@ def approximate(
         the environment variable ``FASTFRAC_NUM_THREADS`` if set, else every
         core this process may use.  Small arrays always run on one thread.
         The result does not depend on it.
+    max_num : int or array_like of int, optional
+        Also bound the numerators: see :func:`limit_denominator`.
 
     Returns
     -------
@@ -140,6 +144,10 @@ def approximate(
     exact = check_mode(mode)
     p = check_p(p, limits)
     arr = as_floats(x)
+    if max_num is not None:
+        check_finite(arr)
+        bound = kernels().max_denominator(flat(arr), p, limits.max_den).reshape(arr.shape)
+        return _bounded(arr, bound, max_num, exact, limits)
     check_finite(arr)
     n_threads = thread_count(threads)
     num, den, done = kernels().approximate(flat(arr), p, exact, limits.dtype == np.int64, n_threads)
@@ -155,8 +163,20 @@ def limit_denominator(
     mode: Mode = "decimal",
     dtype: Any = np.int32,
     threads: int | None = None,
+    max_num: Any = None,
 ) -> Fractions:
     """``Fraction(value).limit_denominator(max_den)`` for every element.
+
+    With ``max_num``, the closest fraction n/d (in lowest terms) with
+    ``1 <= d <= max_den`` and ``|n| <= max_num``; among equally close ones
+    the smaller denominator, then the smaller value.  That is CPython's tie
+    rule, so where max_num does not bind the answer is limit_denominator's
+    (asked for in sympy, and by TIFF/EXIF rationals with 32-bit numerators).
+    Best approximations under both bounds are still convergents or
+    semiconvergents: the admissible fractions keep their Stern-Brocot
+    ancestors, so the walk toward the value stops between the same two
+    candidates, its steps cut short by either bound (csrc/ff_serial.c has
+    the argument).  It runs on one thread: it is not a hot path.
 
     Parameters
     ----------
@@ -168,6 +188,9 @@ def limit_denominator(
         a ValueError.
     mode, dtype, threads
         As for :func:`approximate`.
+    max_num : int or array_like of int, optional
+        The numerator's bound, broadcast like max_den; each in ``[0, dtype's
+        maximum]`` (0 allows only 0/1).  With it no numerator can overflow.
 
     Returns
     -------
@@ -181,11 +204,15 @@ def limit_denominator(
     Fractions(num=array([355], dtype=int32), den=array([113], dtype=int32))
     >>> fastfrac.limit_denominator([0.5, -0.5], 1)  # CPython's tie rule
     Fractions(num=array([ 0, -1], dtype=int32), den=array([1, 1], dtype=int32))
+    >>> fastfrac.limit_denominator(3.141592653589793, 1000, max_num=300)  # 355/113 is too big
+    Fractions(num=array(289, dtype=int32), den=array(92, dtype=int32))
     """
     limits = output_limits(dtype)
     exact = check_mode(mode)
     arr = as_floats(x)
     bounds = as_bounds(max_den, limits)
+    if max_num is not None:
+        return _bounded(arr, bounds, max_num, exact, limits)
     try:
         arr, bounds = np.broadcast_arrays(arr, bounds)
     except ValueError:
@@ -200,6 +227,24 @@ def limit_denominator(
     if done != arr.size:
         raise_overflow(arr, done, limits)
     return Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
+
+
+def _bounded(arr: np.ndarray, bounds: np.ndarray, max_num: Any, exact: bool,
+             limits: OutputLimits) -> Fractions:
+    """limit_denominator under a numerator bound too (the serial kernel)."""
+    nums = as_numerator_bounds(max_num, limits)
+    try:
+        arr, bounds, nums = np.broadcast_arrays(arr, bounds, nums)
+    except ValueError:
+        raise ValueError(
+            f"max_den of shape {bounds.shape} and max_num of shape {nums.shape} do not "
+            f"broadcast against x of shape {arr.shape}"
+        ) from None
+    check_finite(arr)
+    num, den = kernels().limit_bounded(flat(arr), flat(bounds), flat(nums), exact)
+    # Both bounds lie within the output type, so every answer fits it.
+    return Fractions(num.astype(limits.dtype).reshape(arr.shape),
+                     den.astype(limits.dtype).reshape(arr.shape))
 
 
 def max_denominator(x: Any, p: int, *, dtype: Any = np.int32) -> np.ndarray:
