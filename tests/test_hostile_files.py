@@ -22,6 +22,7 @@ import stat
 import struct
 import subprocess
 import sys
+import time
 import tempfile
 import threading
 import zipfile
@@ -474,3 +475,24 @@ def test_file_size_limit_names_the_output(tmp_path: Path) -> None:
                           preexec_fn=_small_file_limit)
     refused(done, f"cannot write {out}: File too large")
     assert sorted(os.listdir(tmp_path)) == ["in.npz"]
+
+
+def test_hdf5_that_never_returns_is_a_one_line_error_at_the_deadline(tmp_path: Path) -> None:
+    """A .h5 whose global heap is damaged: HDF5 never returns from reading an attribute."""
+    src = Path(__file__).parent / "fuzz" / "regressions" / "h5" / "damaged-global-heap-index"
+    env = {**ENV, "FASTFRAC_HDF5_DEADLINE": "2"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "fastfrac", "approximate", str(src), "-o",
+                           str(tmp_path / "out.h5"), "-p", "2"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert time.monotonic() - started < 60
+    refused(done, "the HDF5 file is damaged (reading its metadata did not finish in 2 s)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_deadline_returns_results_and_exceptions() -> None:
+    from fastfrac._io.deadline import call_with_deadline
+
+    assert call_with_deadline(lambda: {"a": [1, 2]}, TimeoutError) == {"a": [1, 2]}
+    with pytest.raises(KeyError, match="boom"):
+        call_with_deadline(lambda: {}["boom"], TimeoutError)

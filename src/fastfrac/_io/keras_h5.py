@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from fastfrac._errors import UserError
+from fastfrac._io.deadline import call_with_deadline
 from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
 from fastfrac._io.limits import bad, check_byte_count, check_shape
 from fastfrac._io.ziputil import clone_info, copy_member, open_archive
@@ -191,7 +192,21 @@ def _check_storage(ds: Any, shape: tuple[int, ...], shown: Path, path: str) -> N
 
 
 def _scan(h5_path: Path, shown: Path) -> list[TensorInfo]:
-    """The datasets of an HDF5 file; ``shown`` is the name error messages give it."""
+    """The datasets of an HDF5 file; ``shown`` is the name error messages give it.
+
+    Read in a child process with a deadline (:mod:`fastfrac._io.deadline`):
+    on some damaged files HDF5 never returns from reading an attribute.
+    """
+    return call_with_deadline(
+        lambda: _scan_here(h5_path, shown),
+        lambda seconds: UserError(
+            f"{shown}: the HDF5 file is damaged (reading its metadata did not finish in "
+            f"{seconds:g} s)"
+        ),
+    )
+
+
+def _scan_here(h5_path: Path, shown: Path) -> list[TensorInfo]:
     import h5py  # deferred: only Keras files need it
 
     try:

@@ -1,0 +1,96 @@
+"""Run a call that may never return in a forked child, and give up on it after a deadline.
+
+HDF5 can spin for minutes, or for ever, inside one C call on a damaged file:
+the fuzzer found a variable-length string attribute whose global-heap
+object index was corrupt, and ``attrs["name"]`` did not return in 100 s.
+No Python-level timeout can interrupt such a call (h5py holds its lock and
+the GIL), so the Keras reader does its metadata reads in a child process
+that is killed at the deadline, and reports a one-line error instead of
+hanging.  The child is forked, not spawned, so it costs a few milliseconds
+and needs no re-import; it only reads and sends back a pickled result.
+Where ``os.fork`` does not exist the call simply runs in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import time
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["DEFAULT_SECONDS", "call_with_deadline"]
+
+T = TypeVar("T")
+
+# Reading a Keras file's metadata takes milliseconds; a minute is past any
+# honest file.  FASTFRAC_HDF5_DEADLINE (seconds) changes it (the fuzzer uses less).
+DEFAULT_SECONDS = 60.0
+
+
+def _seconds() -> float:
+    text = os.environ.get("FASTFRAC_HDF5_DEADLINE", "").strip()
+    try:
+        value = float(text) if text else DEFAULT_SECONDS
+    except ValueError:
+        value = DEFAULT_SECONDS
+    return value if value > 0 else DEFAULT_SECONDS
+
+
+def call_with_deadline(work: Callable[[], T], on_timeout: Callable[[float], BaseException]) -> T:
+    """``work()``'s result (or its exception), computed in a child killed after the deadline.
+
+    ``on_timeout(seconds)`` makes the exception raised when the child did not
+    finish in time.  The result must be picklable.
+
+    >>> call_with_deadline(lambda: 6 * 7, lambda s: TimeoutError(s))
+    42
+    """
+    if not hasattr(os, "fork"):
+        return work()
+    seconds = _seconds()
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork in a threaded process; the child runs
+        # only work() and _exit, never the parent's other threads' locks.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        try:
+            outcome: tuple[str, object] = ("ok", work())
+        except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises it)
+            outcome = ("error", exc)
+        try:
+            payload = pickle.dumps(outcome)
+        except Exception as exc:  # noqa: BLE001
+            payload = pickle.dumps(("error", RuntimeError(f"unpicklable result: {exc!r}")))
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            ready = select.select([read_end], [], [], max(left, 0))[0] if left > 0 else []
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                raise on_timeout(seconds)
+            chunk = os.read(read_end, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError("the reading process ended without a result")
+    status, value = pickle.loads(b"".join(chunks))
+    if status == "error":
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]
