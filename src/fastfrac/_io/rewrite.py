@@ -13,20 +13,24 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fastfrac._bits import combine_rows
 from fastfrac._errors import UserError
 from fastfrac._inputs import thread_count
 from fastfrac._io.atomic import AtomicOutputs
 from fastfrac._io.container import ContainerWriter
-from fastfrac._io.formats import TensorInfo, detect_format
+from fastfrac._io.formats import ModelFile, TensorInfo, detect_format
+from fastfrac._io.sizes import tensor_bytes
 from fastfrac._io.paths import check_paths
-from fastfrac._io.spec import Spec
+from fastfrac._io.spec import Spec, parse_spec
 from fastfrac._io.tensor_job import TensorJob
 from fastfrac._precision import Digits, digits_for
-from fastfrac._progress import Progress
+from fastfrac._progress import BYTES, Progress
 from fastfrac._tables import (
     QUALITY_COLUMNS,
     Column,
@@ -36,7 +40,7 @@ from fastfrac._tables import (
 )
 from fastfrac.approximation import openmp_enabled, selected_isa
 
-__all__ = ["approximate_file", "report_json", "summary"]
+__all__ = ["approximate_file", "report_json", "rewrite_model", "summary", "tensor_choice"]
 
 _TABLE_ROWS = 40  # longer reports are summarised; --json has every row
 
@@ -93,6 +97,81 @@ def _copied_row(tensor: TensorInfo, reason: str) -> dict[str, Any]:
         "count": tensor.size,
         "copied": reason,
     }
+
+
+def tensor_choice(tensor: TensorInfo, chosen: dict[str, int], spec: Spec) -> tuple[int | None, str | None]:
+    """(p, None) for a tensor to approximate, else (None, why it is copied).
+
+    ``chosen`` is :meth:`Spec.resolve`'s map over the units.
+
+    >>> spec = parse_spec("norm=-,dense=3")
+    >>> w = TensorInfo("dense", "dense", (2,), "F32", np.dtype("float32"))
+    >>> tensor_choice(w, {"dense": 3}, spec), tensor_choice(w, {}, parse_spec("x=2"))
+    ((3, None), (None, 'not chosen by SPEC'))
+    """
+    if tensor.reason is not None:
+        return None, tensor.reason
+    if tensor.unit in chosen:
+        return chosen[tensor.unit], None
+    # A float tensor SPEC covers but did not choose was kept by a NAME=- item.
+    return None, "kept by SPEC" if spec.covers(str(tensor.unit)) else "not chosen by SPEC"
+
+
+def rewrite_model(
+    model: ModelFile,
+    out: Path,
+    chosen: dict[str, int],
+    spec: Spec,
+    *,
+    digits: Digits,
+    mode: str,
+    writer: ContainerWriter | None,
+    show: Progress,
+    layers: bool = False,
+) -> list[dict[str, Any]]:
+    """Write ``model`` to ``out`` with the tensors ``chosen`` approximated; their report rows.
+
+    The part of a run that is the same for a model file and each shard of a
+    checkpoint.  ``show`` advances by the bytes of every tensor, approximated
+    or copied, so that its rate and time left hold over a whole checkpoint;
+    ``layers`` adds each row's layer (Keras files).
+    """
+    rows: list[dict[str, Any] | TensorJob] = []
+
+    def start_job(tensor: TensorInfo) -> TensorJob | None:
+        p, reason = tensor_choice(tensor, chosen, spec)
+        if p is None:
+            rows.append(_copied_row(tensor, str(reason)))
+            show.advance(tensor_bytes(tensor))  # copied next, at disk speed
+            return None
+        n_digits = digits_for(digits, p)
+        assert tensor.float_type is not None  # only float tensors are chosen
+        sink = None
+        if writer is not None:
+            sink = writer.fractions(
+                tensor.name, tensor.shape, tensor.float_type,
+                p=p, digits=n_digits, fortran_order=tensor.fortran_order,
+            )
+        show.rename(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
+        itemsize = tensor.float_type.itemsize
+        job = TensorJob(
+            tensor.name, tensor.shape, tensor.dtype,
+            p=p, digits=n_digits, mode=mode, sink=sink,
+            advance=lambda n: show.advance(n * itemsize),
+        )
+        rows.append(job)
+        return job
+
+    model.rewrite(out, start_job)
+    units = {t.name: t.unit for t in model.tensors} if layers else {}
+    tensor_rows = []
+    for row in rows:
+        row = row.row if isinstance(row, TensorJob) else row
+        assert row is not None  # every job was finished by rewrite()
+        if layers:
+            row = {"name": row["name"], "layer": units[row["name"]], **row}
+        tensor_rows.append(row)
+    return tensor_rows
 
 
 def approximate_file(
@@ -162,63 +241,21 @@ def approximate_file(
         units = list(dict.fromkeys(t.unit for t in model.tensors if t.unit is not None))
         chosen = spec.resolve(units, fmt.noun)
         _refuse_named_unsupported(model.tensors, spec, fmt.noun)
-        todo = {
-            t.name: chosen[t.unit]
-            for t in model.tensors
-            if t.unit in chosen and t.reason is None
-        }
-        rows: list[dict[str, Any] | TensorJob] = []
-        total = sum(t.size for t in model.tensors if t.name in todo)
+        total = sum(tensor_bytes(t) for t in model.tensors)
         container = (
             ContainerWriter(fractions_tmp, mode=mode)
             if fractions_tmp is not None
             else contextlib.nullcontext()
         )
-
-        def copy_reason(tensor: TensorInfo) -> str:
-            if tensor.reason is not None:
-                return tensor.reason
-            # A float tensor SPEC covers but did not choose was kept by a NAME=- item.
-            return "kept by SPEC" if spec.covers(str(tensor.unit)) else "not chosen by SPEC"
-
         show = Progress(progress if total else "none", prefix="fastfrac approximate",
                         transient=True)
         with container as writer, show:
-            show.start("approximating", total=total, unit="values")
-            advance = show.advance
-
-            def start_job(tensor: TensorInfo) -> TensorJob | None:
-                p = todo.get(tensor.name)
-                if p is None:
-                    rows.append(_copied_row(tensor, copy_reason(tensor)))
-                    return None
-                n_digits = digits_for(digits, p)
-                assert tensor.float_type is not None  # todo holds float tensors only
-                sink = None
-                if writer is not None:
-                    sink = writer.fractions(
-                        tensor.name, tensor.shape, tensor.float_type,
-                        p=p, digits=n_digits, fortran_order=tensor.fortran_order,
-                    )
-                show.rename(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
-                job = TensorJob(
-                    tensor.name, tensor.shape, tensor.dtype,
-                    p=p, digits=n_digits, mode=mode, sink=sink, advance=advance,
-                )
-                rows.append(job)
-                return job
-
+            show.start("approximating", total=total, unit=BYTES)
             with _damaged(src):
-                model.rewrite(out_tmp, start_job)
-
-        layers = {t.name: t.unit for t in model.tensors} if fmt.noun == "layer" else {}
-        tensor_rows = []
-        for row in rows:
-            row = row.row if isinstance(row, TensorJob) else row
-            assert row is not None  # every job was finished by rewrite()
-            if layers:
-                row = {"name": row["name"], "layer": layers[row["name"]], **row}
-            tensor_rows.append(row)
+                tensor_rows = rewrite_model(
+                    model, out_tmp, chosen, spec, digits=digits, mode=mode, writer=writer,
+                    show=show, layers=fmt.noun == "layer",
+                )
         report = {
             "kernel": {
                 "isa": selected_isa(),
