@@ -403,16 +403,20 @@ def _warn_leftovers(finals: list[Path]) -> None:
 
 
 def _run_approximate(args: argparse.Namespace) -> int:
+    from fastfrac._io.checkpoint import is_checkpoint
     from fastfrac._io.paths import STDOUT
     from fastfrac._io.rewrite import approximate_file, report_json, summary
 
     _must_exist(args.input, "IN")
-    if args.input.is_dir():
-        raise UserError(f"IN {args.input} is a directory, not a model file")
     to_stdout = args.json is not None and str(args.json) == STDOUT
     json_path = None if to_stdout else args.json
     _warn_leftovers([p for p in (args.output, args.fractions, json_path) if p is not None])
-    report = approximate_file(
+    run = approximate_file
+    if is_checkpoint(args.input):
+        from fastfrac._io.checkpoint_rewrite import approximate_checkpoint
+
+        run = approximate_checkpoint
+    report = run(
         args.input,
         args.output,
         args.precision,

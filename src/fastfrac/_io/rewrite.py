@@ -316,6 +316,12 @@ def summary(report: dict[str, Any]) -> str:
         f"({report['kernel']['isa']} kernel, {report['kernel']['threads']} threads)",
         f"{format_quality(t)}; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
     ]
+    if "shards" in report:  # a checkpoint directory
+        lines.append(f"{t['shards']} shard(s) rewritten; {len(report['copied_files'])} other "
+                     f"file(s) copied byte for byte")
+        if report["not_approximated"]:
+            lines.append("other weight files copied, not approximated: "
+                         + ", ".join(report["not_approximated"]))
     rows = report["tensors"]
     if len(rows) <= _TABLE_ROWS:
         lines += ["", format_table(rows, _COLUMNS)]
