@@ -3,6 +3,7 @@
 Subcommands::
 
     fastfrac approximate IN -o OUT -p SPEC   rewrite a model file's weights
+    fastfrac inspect PATH [-p SPEC]          list the tensors (and what SPEC does), headers only
     fastfrac bench                           kernel vs Fraction speed on this machine
     fastfrac demo                            the seed experiment on built-in data
     fastfrac search                          choose the K-line model's precision map
@@ -98,6 +99,40 @@ refused before anything is written: an output that is IN or another output
 virtual datasets and external links (they would read or write other files);
 malformed headers (each error names the file, the tensor and the problem).
 Exit status: 0 done, 1 error, 2 bad usage.
+"""
+
+_INSPECT_HELP = """\
+List every tensor of a model file or checkpoint (Keras files: every weight
+with its layer): dtype, shape, number of values and bytes, and totals per
+dtype.  With -p SPEC, what 'fastfrac approximate -p SPEC' would give each
+tensor: p and digits, or why it is left alone (not chosen by SPEC, kept by
+SPEC, integer tensor, a type not approximated yet...); a SPEC error (a NAME
+matching nothing) is the same error approximate gives.  Nothing is written.
+
+PATH: a .keras, .h5/.hdf5, .safetensors or .npz file, a checkpoint directory
+(*.safetensors shards, with or without model.safetensors.index.json), or a
+*.safetensors.index.json.  Only headers are read, so a 100 GB checkpoint
+takes well under a second (a .keras archive's model.weights.h5 is extracted
+to a temporary file first); TensorFlow is never imported.
+
+--json FILE (- for stdout) writes, as a stable contract:
+  path, format                   PATH as given; the format's name
+  tensors[]                      per tensor, in file order: name, file, layer
+                                 (Keras only), dtype, shape, count, bytes; with
+                                 -p also p, digits (null when left alone) and
+                                 reason (null when approximated)
+  totals                         tensors, count, bytes, by_dtype {dtype:
+                                 {tensors, count, bytes}}; with -p
+                                 approximated_tensors, approximated_values
+  files, other_files,            checkpoints only: per shard {file, tensors,
+  not_approximated               bytes}; the files copied as they are; those
+                                 of them in another weight format
+  precision, digits              with -p only: the SPEC and --digits
+
+examples:
+  fastfrac inspect model.safetensors
+  fastfrac inspect ./Llama-checkpoint/ -p '2,*norm*=-' --json plan.json
+  fastfrac inspect model.keras -p conv1d=4,dense=2 --json - | jq .totals
 """
 
 _BENCH_HELP = """\
@@ -271,6 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_progress(approx)
     approx.set_defaults(run=_run_approximate)
 
+    inspect = commands.add_parser(
+        "inspect", parents=[common], formatter_class=formatter,
+        help="list a model file's or checkpoint's tensors and what a SPEC would do (headers only)",
+        description=_INSPECT_HELP,
+    )
+    inspect.add_argument("path", metavar="PATH", type=Path,
+                         help="a model file (.keras, .h5/.hdf5, .safetensors, .npz), a checkpoint "
+                              "directory or a *.safetensors.index.json")
+    inspect.add_argument("-p", "--precision", metavar="SPEC", type=_spec,
+                         help="show what 'approximate -p SPEC' would give each tensor")
+    inspect.add_argument("--digits", type=_digits, default="2p", metavar="2p|N|exact",
+                         help="the --digits of approximate, for the digits column (default 2p)")
+    inspect.add_argument("--json", metavar="FILE", type=Path,
+                         help="write the listing as JSON (the keys above); - for stdout")
+    inspect.set_defaults(run=_run_inspect)
+
     bench = commands.add_parser(
         "bench", parents=[common], formatter_class=formatter,
         help="compare the kernel's speed with fractions.Fraction on this machine",
@@ -431,6 +482,23 @@ def _run_approximate(args: argparse.Namespace) -> int:
         print(summary(report), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report_json(report))
+    return 0
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    from fastfrac._io.atomic import AtomicOutputs
+    from fastfrac._io.inspect import inspect_path, inspect_text
+    from fastfrac._io.paths import STDOUT
+    from fastfrac._io.rewrite import report_json
+
+    report = inspect_path(args.path, args.precision, digits=args.digits)
+    to_stdout = args.json is not None and str(args.json) == STDOUT
+    print(inspect_text(report), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(report_json(report))
+    elif args.json is not None:
+        with AtomicOutputs() as outputs:  # no half-written JSON on a full disk
+            outputs.path_for(args.json).write_text(report_json(report), encoding="utf-8")
     return 0
 
 

@@ -27,7 +27,7 @@ Examples
 >>> _ = (folder / "config.json").write_text("{}")
 >>> _ = (folder / "pytorch_model.bin").write_bytes(b"pickle")
 >>> ckpt = open_checkpoint(folder)
->>> [s.name for s in ckpt.shards], ckpt.others, ckpt.not_approximated
+>>> [s.path.name for s in ckpt.shards], ckpt.others, ckpt.not_approximated
 (['a.safetensors', 'b.safetensors'], ['config.json', 'pytorch_model.bin'], ['pytorch_model.bin'])
 >>> _ = (folder / "model.safetensors.index.json").write_text(json.dumps(
 ...     {"metadata": {}, "weight_map": {"x": "a.safetensors", "z": "b.safetensors"}}))
