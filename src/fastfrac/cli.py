@@ -58,6 +58,9 @@ formats (IN and OUT must be the same; chosen by the suffix):
   .h5, .hdf5     legacy Keras model (model.save("x.h5")) or weights file
   .safetensors   safetensors file; header and metadata kept byte for byte
   .npz           NumPy archive (np.savez / np.savez_compressed)
+  a directory    a checkpoint: *.safetensors shards with or without their
+                 *.safetensors.index.json (or IN the index itself); OUT is a
+                 new or empty directory outside IN (see checkpoints below)
   Keras files are edited at the HDF5 level: the model is not loaded, custom
   layers need not be importable and TensorFlow is never imported.  Every
   other archive member, dataset and attribute is copied unchanged.
@@ -80,7 +83,23 @@ supported yet; float8...) is copied unchanged, and the report says why, when
 only a glob or the bare P reaches it; a SPEC item naming it (or its layer)
 exactly is an error.  Weights must be finite.
 
+checkpoints: every shard is rewritten under its own name and the index kept
+with the same weight_map; a shard or tensor the index names but the shards
+lack, or a tensor no index entry names, is an error before anything is
+written.  Every other file and subdirectory is copied byte for byte; weight
+files of other formats (*.bin, *.pt, *.gguf, onnx/...) are copied and listed
+as not approximated.  SPEC resolves over the tensors of all shards.  OUT is
+built as .OUT.fastfrac-PID-XXXXXXXX.tmpdir beside it and renamed when
+complete.  --fractions DIR: one container per shard,
+<shard stem>.fractions.npz, and fractions.index.json (format, version, mode,
+containers: shard -> container, weight_map: tensor -> container).
+
+memory: data is read by chunks (pread) and written as produced; resident
+memory stays within 512 MB whatever the file's size.  Progress counts bytes
+over the whole file or checkpoint, with the rate and the time left.
+
 examples:
+  fastfrac approximate ./checkpoint/ -o ./checkpoint-p2/ -p '2,*norm*=-' --fractions ./fr/
   fastfrac approximate model.keras -o small.keras -p conv1d=4,bidirectional=2,dense=2,dense_1=4
   fastfrac approximate model.safetensors -o out.safetensors -p '3,*.bias=-' --json report.json
   fastfrac approximate weights.npz -o out.npz -p 4 --mode exact --digits exact --fractions f.npz
@@ -280,9 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=_APPROXIMATE_HELP,
     )
     approx.add_argument("input", metavar="IN", type=Path,
-                        help="the model file: .keras, .h5/.hdf5, .safetensors or .npz")
+                        help="the model file (.keras, .h5/.hdf5, .safetensors, .npz), a checkpoint "
+                             "directory or a *.safetensors.index.json")
     approx.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
-                        help="where to write the result (same format as IN)")
+                        help="where to write the result (same format as IN; a new or empty "
+                             "directory for a checkpoint)")
     approx.add_argument("-p", "--precision", metavar="SPEC", type=_spec, required=True,
                         help="which precision p each layer/tensor gets (see SPEC above)")
     approx.add_argument("--digits", type=_digits, default="2p", metavar="2p|N|exact",
@@ -291,12 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     approx.add_argument("--mode", choices=("decimal", "exact"), default="decimal",
                         help="value approximated: the shortest decimal printing x (default, "
                              "the research script's str(x)) or x's exact binary value")
-    approx.add_argument("--fractions", metavar="FILE.npz", type=Path,
+    approx.add_argument("--fractions", metavar="FILE.npz|DIR", type=Path,
                         help="also write the fractions container of the approximated tensors: "
                              "<tensor>.num and <tensor>.den in the narrowest integer types, "
                              "compressed, with a JSON key __fastfrac__ giving each tensor's "
                              "shape, dtype, p and digits (copied tensors are only in OUT); "
-                             "fastfrac.keras.load_fractions reads it")
+                             "fastfrac.keras.load_fractions reads it; a directory for a checkpoint")
     approx.add_argument("--json", metavar="FILE", type=Path,
                         help="write the per-tensor report (errors, bits per value, time, "
                              "why tensors were copied) as JSON; - for stdout")
