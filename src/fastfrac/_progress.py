@@ -46,6 +46,23 @@ def _amount(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:.3g}"
 
 
+BYTES = "bytes"  # the unit whose amounts are shown as kB, MB, GB
+
+
+def _quantity(value: float, unit: str) -> str:
+    """``value`` of ``unit``, bytes in decimal multiples (what a checkpoint's size is quoted in).
+
+    >>> _quantity(1500, "values"), _quantity(2.5e9, BYTES), _quantity(512, BYTES)
+    ('1,500 values', '2.50 GB', '512 B')
+    """
+    if unit != BYTES:
+        return f"{_amount(value)} {unit}".rstrip()
+    for size, name in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if value >= size:
+            return f"{value / size:.2f} {name}"
+    return f"{value:.0f} B"
+
+
 class Progress:
     """One task at a time: :meth:`start` a task, :meth:`advance` or :meth:`update` it.
 
@@ -104,7 +121,13 @@ class Progress:
     def __enter__(self) -> Progress:
         if self._mode == "bar":
             from rich.console import Console
-            from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
             from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(
@@ -112,7 +135,9 @@ class Progress:
                 TextColumn("{task.description}"),
                 BarColumn(bar_width=24),
                 TextColumn("{task.fields[count]}"),
+                TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(),
+                TimeRemainingColumn(),
                 console=Console(stderr=True),
                 transient=self._transient,
             )
@@ -142,7 +167,7 @@ class Progress:
             self._what, self._total, self._unit = what, total, unit
             self._done, self._note, self._started = 0.0, "", time.monotonic()
         if self._bar is not None:
-            self._task = self._bar.add_task(what, total=total, count=self._count())
+            self._task = self._bar.add_task(what, total=total, count=self._count(), rate="")
         else:
             self._line()
 
@@ -160,7 +185,7 @@ class Progress:
             self._what = self._what if what is None else what
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=done, description=self._what,
-                             count=self._count())
+                             count=self._count(), rate=self._rate())
 
     def rename(self, what: str) -> None:
         """What the running task works on now (a tensor's name, say)."""
@@ -171,8 +196,18 @@ class Progress:
     def _count(self) -> str:
         if self._total is None:
             return self._note
-        text = f"{_amount(self._done)}/{_amount(self._total)} {self._unit}".rstrip()
+        if self._unit == BYTES:
+            text = f"{_quantity(self._done, BYTES)} of {_quantity(self._total, BYTES)}"
+        else:
+            text = f"{_amount(self._done)}/{_amount(self._total)} {self._unit}".rstrip()
         return f"{text}, {self._note}" if self._note else text
+
+    def _rate(self) -> str:
+        """The bar's rate column: units per second so far (rich's own is a recent average)."""
+        if self._started is None or not self._done:
+            return ""
+        elapsed = time.monotonic() - self._started
+        return f"{_quantity(self._done / elapsed, self._unit)}/s" if elapsed > 0 else ""
 
     def _status(self) -> str:
         assert self._started is not None
@@ -180,7 +215,12 @@ class Progress:
         parts = [f"{self._prefix}: {self._what}"]
         if self._total is not None:
             share = 100 * self._done / self._total if self._total else 100
-            rate = f", {_amount(self._done / elapsed)} {self._unit}/s" if elapsed > 0 and self._done else ""
+            rate = ""
+            if elapsed > 0 and self._done:
+                per_second = self._done / elapsed
+                rate = f", {_quantity(per_second, self._unit)}/s"
+                if self._done < self._total:  # time left at the rate so far
+                    rate += f", {(self._total - self._done) / per_second:.0f} s left"
             parts.append(f": {self._count()} ({share:.0f} %){rate}")
         elif self._note:
             parts.append(f": {self._note}")

@@ -3,6 +3,7 @@
 Subcommands::
 
     fastfrac approximate IN -o OUT -p SPEC   rewrite a model file's weights
+    fastfrac inspect PATH [-p SPEC]          list the tensors (and what SPEC does), headers only
     fastfrac bench                           kernel vs Fraction speed on this machine
     fastfrac demo                            the seed experiment on built-in data
     fastfrac search                          choose the K-line model's precision map
@@ -57,6 +58,9 @@ formats (IN and OUT must be the same; chosen by the suffix):
   .h5, .hdf5     legacy Keras model (model.save("x.h5")) or weights file
   .safetensors   safetensors file; header and metadata kept byte for byte
   .npz           NumPy archive (np.savez / np.savez_compressed)
+  a directory    a checkpoint: *.safetensors shards with or without their
+                 *.safetensors.index.json (or IN the index itself); OUT is a
+                 new or empty directory outside IN (see checkpoints below)
   Keras files are edited at the HDF5 level: the model is not loaded, custom
   layers need not be importable and TensorFlow is never imported.  Every
   other archive member, dataset and attribute is copied unchanged.
@@ -79,7 +83,23 @@ supported yet; float8...) is copied unchanged, and the report says why, when
 only a glob or the bare P reaches it; a SPEC item naming it (or its layer)
 exactly is an error.  Weights must be finite.
 
+checkpoints: every shard is rewritten under its own name and the index kept
+with the same weight_map; a shard or tensor the index names but the shards
+lack, or a tensor no index entry names, is an error before anything is
+written.  Every other file and subdirectory is copied byte for byte; weight
+files of other formats (*.bin, *.pt, *.gguf, onnx/...) are copied and listed
+as not approximated.  SPEC resolves over the tensors of all shards.  OUT is
+built as .OUT.fastfrac-PID-XXXXXXXX.tmpdir beside it and renamed when
+complete.  --fractions DIR: one container per shard,
+<shard stem>.fractions.npz, and fractions.index.json (format, version, mode,
+containers: shard -> container, weight_map: tensor -> container).
+
+memory: data is read by chunks (pread) and written as produced; resident
+memory stays within 512 MB whatever the file's size.  Progress counts bytes
+over the whole file or checkpoint, with the rate and the time left.
+
 examples:
+  fastfrac approximate ./checkpoint/ -o ./checkpoint-p2/ -p '2,*norm*=-' --fractions ./fr/
   fastfrac approximate model.keras -o small.keras -p conv1d=4,bidirectional=2,dense=2,dense_1=4
   fastfrac approximate model.safetensors -o out.safetensors -p '3,*.bias=-' --json report.json
   fastfrac approximate weights.npz -o out.npz -p 4 --mode exact --digits exact --fractions f.npz
@@ -98,6 +118,40 @@ refused before anything is written: an output that is IN or another output
 virtual datasets and external links (they would read or write other files);
 malformed headers (each error names the file, the tensor and the problem).
 Exit status: 0 done, 1 error, 2 bad usage.
+"""
+
+_INSPECT_HELP = """\
+List every tensor of a model file or checkpoint (Keras files: every weight
+with its layer): dtype, shape, number of values and bytes, and totals per
+dtype.  With -p SPEC, what 'fastfrac approximate -p SPEC' would give each
+tensor: p and digits, or why it is left alone (not chosen by SPEC, kept by
+SPEC, integer tensor, a type not approximated yet...); a SPEC error (a NAME
+matching nothing) is the same error approximate gives.  Nothing is written.
+
+PATH: a .keras, .h5/.hdf5, .safetensors or .npz file, a checkpoint directory
+(*.safetensors shards, with or without model.safetensors.index.json), or a
+*.safetensors.index.json.  Only headers are read, so a 100 GB checkpoint
+takes well under a second (a .keras archive's model.weights.h5 is extracted
+to a temporary file first); TensorFlow is never imported.
+
+--json FILE (- for stdout) writes, as a stable contract:
+  path, format                   PATH as given; the format's name
+  tensors[]                      per tensor, in file order: name, file, layer
+                                 (Keras only), dtype, shape, count, bytes; with
+                                 -p also p, digits (null when left alone) and
+                                 reason (null when approximated)
+  totals                         tensors, count, bytes, by_dtype {dtype:
+                                 {tensors, count, bytes}}; with -p
+                                 approximated_tensors, approximated_values
+  files, other_files,            checkpoints only: per shard {file, tensors,
+  not_approximated               bytes}; the files copied as they are; those
+                                 of them in another weight format
+  precision, digits              with -p only: the SPEC and --digits
+
+examples:
+  fastfrac inspect model.safetensors
+  fastfrac inspect ./Llama-checkpoint/ -p '2,*norm*=-' --json plan.json
+  fastfrac inspect model.keras -p conv1d=4,dense=2 --json - | jq .totals
 """
 
 _BENCH_HELP = """\
@@ -245,9 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=_APPROXIMATE_HELP,
     )
     approx.add_argument("input", metavar="IN", type=Path,
-                        help="the model file: .keras, .h5/.hdf5, .safetensors or .npz")
+                        help="the model file (.keras, .h5/.hdf5, .safetensors, .npz), a checkpoint "
+                             "directory or a *.safetensors.index.json")
     approx.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
-                        help="where to write the result (same format as IN)")
+                        help="where to write the result (same format as IN; a new or empty "
+                             "directory for a checkpoint)")
     approx.add_argument("-p", "--precision", metavar="SPEC", type=_spec, required=True,
                         help="which precision p each layer/tensor gets (see SPEC above)")
     approx.add_argument("--digits", type=_digits, default="2p", metavar="2p|N|exact",
@@ -256,12 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     approx.add_argument("--mode", choices=("decimal", "exact"), default="decimal",
                         help="value approximated: the shortest decimal printing x (default, "
                              "the research script's str(x)) or x's exact binary value")
-    approx.add_argument("--fractions", metavar="FILE.npz", type=Path,
+    approx.add_argument("--fractions", metavar="FILE.npz|DIR", type=Path,
                         help="also write the fractions container of the approximated tensors: "
                              "<tensor>.num and <tensor>.den in the narrowest integer types, "
                              "compressed, with a JSON key __fastfrac__ giving each tensor's "
                              "shape, dtype, p and digits (copied tensors are only in OUT); "
-                             "fastfrac.keras.load_fractions reads it")
+                             "fastfrac.keras.load_fractions reads it; a directory for a checkpoint")
     approx.add_argument("--json", metavar="FILE", type=Path,
                         help="write the per-tensor report (errors, bits per value, time, "
                              "why tensors were copied) as JSON; - for stdout")
@@ -270,6 +326,22 @@ def build_parser() -> argparse.ArgumentParser:
                              "implies --progress none")
     _add_progress(approx)
     approx.set_defaults(run=_run_approximate)
+
+    inspect = commands.add_parser(
+        "inspect", parents=[common], formatter_class=formatter,
+        help="list a model file's or checkpoint's tensors and what a SPEC would do (headers only)",
+        description=_INSPECT_HELP,
+    )
+    inspect.add_argument("path", metavar="PATH", type=Path,
+                         help="a model file (.keras, .h5/.hdf5, .safetensors, .npz), a checkpoint "
+                              "directory or a *.safetensors.index.json")
+    inspect.add_argument("-p", "--precision", metavar="SPEC", type=_spec,
+                         help="show what 'approximate -p SPEC' would give each tensor")
+    inspect.add_argument("--digits", type=_digits, default="2p", metavar="2p|N|exact",
+                         help="the --digits of approximate, for the digits column (default 2p)")
+    inspect.add_argument("--json", metavar="FILE", type=Path,
+                         help="write the listing as JSON (the keys above); - for stdout")
+    inspect.set_defaults(run=_run_inspect)
 
     bench = commands.add_parser(
         "bench", parents=[common], formatter_class=formatter,
@@ -403,16 +475,20 @@ def _warn_leftovers(finals: list[Path]) -> None:
 
 
 def _run_approximate(args: argparse.Namespace) -> int:
+    from fastfrac._io.checkpoint import is_checkpoint
     from fastfrac._io.paths import STDOUT
     from fastfrac._io.rewrite import approximate_file, report_json, summary
 
     _must_exist(args.input, "IN")
-    if args.input.is_dir():
-        raise UserError(f"IN {args.input} is a directory, not a model file")
     to_stdout = args.json is not None and str(args.json) == STDOUT
     json_path = None if to_stdout else args.json
     _warn_leftovers([p for p in (args.output, args.fractions, json_path) if p is not None])
-    report = approximate_file(
+    run = approximate_file
+    if is_checkpoint(args.input):
+        from fastfrac._io.checkpoint_rewrite import approximate_checkpoint
+
+        run = approximate_checkpoint
+    report = run(
         args.input,
         args.output,
         args.precision,
@@ -427,6 +503,23 @@ def _run_approximate(args: argparse.Namespace) -> int:
         print(summary(report), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report_json(report))
+    return 0
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    from fastfrac._io.atomic import AtomicOutputs
+    from fastfrac._io.inspect import inspect_path, inspect_text
+    from fastfrac._io.paths import STDOUT
+    from fastfrac._io.rewrite import report_json
+
+    report = inspect_path(args.path, args.precision, digits=args.digits)
+    to_stdout = args.json is not None and str(args.json) == STDOUT
+    print(inspect_text(report), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(report_json(report))
+    elif args.json is not None:
+        with AtomicOutputs() as outputs:  # no half-written JSON on a full disk
+            outputs.path_for(args.json).write_text(report_json(report), encoding="utf-8")
     return 0
 
 

@@ -45,6 +45,12 @@ _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _TEMP_NAME = re.compile(r"^\..+\.fastfrac-(?P<pid>\d+)-[A-Za-z0-9_]+\.[A-Za-z0-9]+$")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _default_mode() -> int:
     """The permissions ``open()`` would give a new file (mkstemp's are 0600)."""
     mask = os.umask(0)
@@ -134,6 +140,7 @@ class AtomicOutputs:
     def __init__(self) -> None:
         self._pending: list[_Pending] = []
         self._scratch: list[Path] = []
+        self._directories: list[tuple[Path, Path]] = []  # (temporary, final)
 
     @staticmethod
     def _where(final: Path) -> tuple[Path, bool, int | None]:
@@ -166,6 +173,22 @@ class AtomicOutputs:
         self._pending.append(_Pending(tmp, target, direct, mode))
         return tmp
 
+    def directory_for(self, final: str | os.PathLike[str]) -> Path:
+        """An empty temporary directory beside ``final``, renamed to ``final`` on success.
+
+        ``final`` must not exist or be an empty directory (rename(2) replaces
+        an empty directory atomically); the caller checks that first, with a
+        clearer message.
+        """
+        final = Path(os.path.abspath(final))
+        prefix = f".{final.name}.fastfrac-{os.getpid()}-"
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmpdir", dir=final.parent))
+        except OSError as exc:
+            raise UserError(f"cannot write {final}: {exc.strerror or exc}") from None
+        self._directories.append((tmp, final))
+        return tmp
+
     def scratch(self, beside: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
         """A temporary file where ``beside``'s would be, deleted at the end either way."""
         beside = Path(beside)
@@ -187,6 +210,13 @@ class AtomicOutputs:
                 except OSError as exc:
                     raise UserError(f"cannot write {p.target}: {exc.strerror or exc}") from None
         default = _default_mode()
+        for tmp, final in self._directories:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's are 0700; mkdir's would not be
+            try:
+                os.rename(tmp, final)
+            except OSError as exc:  # OUT appeared (or filled) meanwhile
+                raise UserError(f"cannot write {final}: {exc.strerror or exc}") from None
+        self._directories = []
         for p in self._pending:
             if not p.direct:
                 os.chmod(p.tmp, default if p.mode is None else p.mode)
@@ -205,6 +235,8 @@ class AtomicOutputs:
         finally:
             for tmp in [p.tmp for p in self._pending] + self._scratch:
                 tmp.unlink(missing_ok=True)
+            for directory, _ in self._directories:
+                shutil.rmtree(directory, ignore_errors=True)
         if _is_full(exc) and not getattr(exc, "filename", None):
             # A write deep in zipfile or NumPy says only "No space left on device": add where.
             where = ", ".join(str(p.target) for p in self._pending) or "the output"

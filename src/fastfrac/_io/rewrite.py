@@ -17,17 +17,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fastfrac._bits import combine_rows
 from fastfrac._errors import UserError
 from fastfrac._inputs import thread_count
 from fastfrac._io.atomic import AtomicOutputs
 from fastfrac._io.container import ContainerWriter
-from fastfrac._io.formats import OPTIMIZER_COPIED, TensorInfo, detect_format
+from fastfrac._io.formats import OPTIMIZER_COPIED, ModelFile, TensorInfo, detect_format
+from fastfrac._io.sizes import tensor_bytes
 from fastfrac._io.paths import check_paths
-from fastfrac._io.spec import Spec
+from fastfrac._io.spec import Spec, parse_spec
 from fastfrac._io.tensor_job import TensorJob
 from fastfrac._precision import Digits, digits_for
-from fastfrac._progress import Progress
+from fastfrac._progress import BYTES, Progress
 from fastfrac._tables import (
     QUALITY_COLUMNS,
     Column,
@@ -37,7 +40,14 @@ from fastfrac._tables import (
 )
 from fastfrac.approximation import openmp_enabled, selected_isa
 
-__all__ = ["approximate_file", "report_json", "summary"]
+__all__ = [
+    "approximate_file",
+    "choose_units",
+    "report_json",
+    "rewrite_model",
+    "summary",
+    "tensor_choice",
+]
 
 _TABLE_ROWS = 40  # longer reports are summarised; --json has every row
 
@@ -86,7 +96,7 @@ def _damaged(src: Path) -> Iterator[None]:
         raise UserError(f"{src} is damaged: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
-def _choose(tensors: list[TensorInfo], spec: Spec, noun: str) -> dict[str, int]:
+def choose_units(tensors: list[TensorInfo], spec: Spec, noun: str) -> dict[str, int]:
     """``{unit: p}``: SPEC over the layers/tensors, plus optimizer state it names exactly.
 
     Optimizer tensors are left out of the globs, the bare P and the "matches
@@ -110,6 +120,88 @@ def _copied_row(tensor: TensorInfo, reason: str) -> dict[str, Any]:
         "count": tensor.size,
         "copied": reason,
     }
+
+
+def tensor_choice(tensor: TensorInfo, chosen: dict[str, int], spec: Spec) -> tuple[int | None, str | None]:
+    """(p, None) for a tensor to approximate, else (None, why it is copied).
+
+    ``chosen`` is :func:`choose_units`'s map over the units.
+
+    >>> spec = parse_spec("norm=-,dense=3")
+    >>> w = TensorInfo("dense", "dense", (2,), "F32", np.dtype("float32"))
+    >>> tensor_choice(w, {"dense": 3}, spec), tensor_choice(w, {}, parse_spec("x=2"))
+    ((3, None), (None, 'not chosen by SPEC'))
+    """
+    if tensor.reason is not None:
+        return None, tensor.reason
+    if tensor.unit in chosen:
+        return chosen[tensor.unit], None
+    if tensor.optimizer and str(tensor.unit) not in spec.rules:
+        return None, OPTIMIZER_COPIED
+    # A float tensor SPEC covers but did not choose was kept by a NAME=- item.
+    return None, "kept by SPEC" if spec.covers(str(tensor.unit)) else "not chosen by SPEC"
+
+
+def rewrite_model(
+    model: ModelFile,
+    out: Path,
+    chosen: dict[str, int],
+    spec: Spec,
+    *,
+    digits: Digits,
+    mode: str,
+    writer: ContainerWriter | None,
+    show: Progress,
+    layers: bool = False,
+) -> list[dict[str, Any]]:
+    """Write ``model`` to ``out`` with the tensors ``chosen`` approximated; their report rows.
+
+    The part of a run that is the same for a model file and each shard of a
+    checkpoint.  ``show`` advances by the bytes of every tensor, approximated
+    or copied, so that its rate and time left hold over a whole checkpoint;
+    ``layers`` adds each row's layer (Keras files).
+    """
+    rows: list[dict[str, Any] | TensorJob] = []
+
+    def start_job(tensor: TensorInfo) -> TensorJob | None:
+        p, reason = tensor_choice(tensor, chosen, spec)
+        if p is None:
+            rows.append(_copied_row(tensor, str(reason)))
+            show.advance(tensor_bytes(tensor))  # copied next, at disk speed
+            return None
+        n_digits = digits_for(digits, p)
+        assert tensor.float_type is not None  # only float tensors are chosen
+        sink = None
+        if writer is not None:
+            sink = writer.fractions(
+                tensor.name, tensor.shape, tensor.float_type,
+                p=p, digits=n_digits, fortran_order=tensor.fortran_order,
+            )
+        show.rename(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
+        itemsize = tensor.float_type.itemsize
+        job = TensorJob(
+            tensor.name, tensor.shape, tensor.dtype,
+            p=p, digits=n_digits, mode=mode, sink=sink,
+            advance=lambda n: show.advance(n * itemsize),
+        )
+        rows.append(job)
+        return job
+
+    model.rewrite(out, start_job)
+    units = {t.name: t.unit for t in model.tensors} if layers else {}
+    optimizer = {t.name for t in model.tensors if t.optimizer}
+    tensor_rows = []
+    for row in rows:
+        row = row.row if isinstance(row, TensorJob) else row
+        assert row is not None  # every job was finished by rewrite()
+        if layers:
+            # Optimizer state has no layer; its row says what it is instead.
+            layer = None if row["name"] in optimizer else units[row["name"]]
+            row = {"name": row["name"], "layer": layer, **row}
+        if row["name"] in optimizer:
+            row["optimizer"] = True
+        tensor_rows.append(row)
+    return tensor_rows
 
 
 def approximate_file(
@@ -176,72 +268,23 @@ def approximate_file(
         with _damaged(src):
             model = fmt.open(src, lambda suffix: outputs.scratch(dst, suffix))
 
-        chosen = _choose(model.tensors, spec, fmt.noun)
+        chosen = choose_units(model.tensors, spec, fmt.noun)
         _refuse_named_unsupported(model.tensors, spec, fmt.noun)
-        todo = {
-            t.name: chosen[t.unit]
-            for t in model.tensors
-            if t.unit in chosen and t.reason is None
-        }
-        rows: list[dict[str, Any] | TensorJob] = []
-        total = sum(t.size for t in model.tensors if t.name in todo)
+        total = sum(tensor_bytes(t) for t in model.tensors)
         container = (
             ContainerWriter(fractions_tmp, mode=mode)
             if fractions_tmp is not None
             else contextlib.nullcontext()
         )
-
-        def copy_reason(tensor: TensorInfo) -> str:
-            if tensor.reason is not None:
-                return tensor.reason
-            if tensor.optimizer and str(tensor.unit) not in spec.rules:
-                return OPTIMIZER_COPIED
-            # A float tensor SPEC covers but did not choose was kept by a NAME=- item.
-            return "kept by SPEC" if spec.covers(str(tensor.unit)) else "not chosen by SPEC"
-
         show = Progress(progress if total else "none", prefix="fastfrac approximate",
                         transient=True)
         with container as writer, show:
-            show.start("approximating", total=total, unit="values")
-            advance = show.advance
-
-            def start_job(tensor: TensorInfo) -> TensorJob | None:
-                p = todo.get(tensor.name)
-                if p is None:
-                    rows.append(_copied_row(tensor, copy_reason(tensor)))
-                    return None
-                n_digits = digits_for(digits, p)
-                assert tensor.float_type is not None  # todo holds float tensors only
-                sink = None
-                if writer is not None:
-                    sink = writer.fractions(
-                        tensor.name, tensor.shape, tensor.float_type,
-                        p=p, digits=n_digits, fortran_order=tensor.fortran_order,
-                    )
-                show.rename(tensor.name if len(tensor.name) <= 40 else "…" + tensor.name[-39:])
-                job = TensorJob(
-                    tensor.name, tensor.shape, tensor.dtype,
-                    p=p, digits=n_digits, mode=mode, sink=sink, advance=advance,
-                )
-                rows.append(job)
-                return job
-
+            show.start("approximating", total=total, unit=BYTES)
             with _damaged(src):
-                model.rewrite(out_tmp, start_job)
-
-        layers = {t.name: t.unit for t in model.tensors} if fmt.noun == "layer" else {}
-        optimizer = {t.name for t in model.tensors if t.optimizer}
-        tensor_rows = []
-        for row in rows:
-            row = row.row if isinstance(row, TensorJob) else row
-            assert row is not None  # every job was finished by rewrite()
-            if layers:
-                # Optimizer state has no layer; its row says what it is instead.
-                layer = None if row["name"] in optimizer else layers[row["name"]]
-                row = {"name": row["name"], "layer": layer, **row}
-            if row["name"] in optimizer:
-                row["optimizer"] = True
-            tensor_rows.append(row)
+                tensor_rows = rewrite_model(
+                    model, out_tmp, chosen, spec, digits=digits, mode=mode, writer=writer,
+                    show=show, layers=fmt.noun == "layer",
+                )
         report = {
             "kernel": {
                 "isa": selected_isa(),
@@ -300,17 +343,25 @@ _COLUMNS: list[Column] = [
 def summary(report: dict[str, Any]) -> str:
     """The few lines ``fastfrac approximate`` prints: totals and, if short, the table."""
     t = report["totals"]
-    weights = t["tensors"] - t["optimizer_tensors"]
-    done = t["approximated_tensors"] - t["approximated_optimizer_tensors"]
-    noun = "model weights" if t["optimizer_tensors"] else "tensors"
-    state = (f"; optimizer state: {t['approximated_optimizer_tensors']} of "
-             f"{t['optimizer_tensors']} tensors approximated" if t["optimizer_tensors"] else "")
+    # Keras files count optimizer state apart (checkpoints have none).
+    state_total, state_done = t.get("optimizer_tensors", 0), t.get("approximated_optimizer_tensors", 0)
+    weights = t["tensors"] - state_total
+    done = t["approximated_tensors"] - state_done
+    noun = "model weights" if state_total else "tensors"
+    state = (f"; optimizer state: {state_done} of {state_total} tensors approximated"
+             if state_total else "")
     lines = [
         f"{report['output']}: {done} of {weights} {noun} approximated{state} "
         f"({t['approximated_values']:,} of {t['values']:,} values) in {t['seconds']:.2f} s "
         f"({report['kernel']['isa']} kernel, {report['kernel']['threads']} threads)",
         f"{format_quality(t)}; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
     ]
+    if "shards" in report:  # a checkpoint directory
+        lines.append(f"{t['shards']} shard(s) rewritten; {len(report['copied_files'])} other "
+                     f"file(s) copied byte for byte")
+        if report["not_approximated"]:
+            lines.append("other weight files copied, not approximated: "
+                         + ", ".join(report["not_approximated"]))
     rows = report["tensors"]
     if len(rows) <= _TABLE_ROWS:
         lines += ["", format_table(rows, _COLUMNS)]

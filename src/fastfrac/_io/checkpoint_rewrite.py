@@ -1,0 +1,229 @@
+"""Rewriting a checkpoint directory: every shard approximated, every other file copied.
+
+:func:`approximate_checkpoint` is :func:`fastfrac._io.rewrite.approximate_file`
+for a directory.  The whole OUT directory is built beside OUT under a
+temporary name (``.OUT.fastfrac-PID-XXXXXXXX.tmpdir``) and renamed when
+everything succeeded, so it appears at once or not at all (an error,
+Ctrl-C, SIGTERM or SIGHUP remove it; a run killed by SIGKILL leaves it, and
+the next run names it).
+
+``--fractions DIR`` writes DIR the same way: one fractions container per
+shard, ``<shard stem>.fractions.npz`` (:mod:`fastfrac._io.container`), and
+``fractions.index.json``, whose keys are:
+
+- ``format``: ``"fastfrac-fractions-index"``; ``version``: 1;
+- ``mode``: the ``--mode`` of the fractions;
+- ``containers``: ``{shard file name: container file name}``, every shard;
+- ``weight_map``: ``{tensor name: container file name}`` for each
+  approximated tensor (copied tensors are only in OUT).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from fastfrac._bits import combine_rows
+from fastfrac._errors import UserError
+from fastfrac._inputs import thread_count
+from fastfrac._io.atomic import AtomicOutputs
+from fastfrac._io.checkpoint import Checkpoint, open_checkpoint
+from fastfrac._io.container import ContainerWriter
+from fastfrac._io.rewrite import _refuse_named_unsupported, report_json, rewrite_model
+from fastfrac._io.sizes import tensor_bytes
+from fastfrac._io.spec import Spec
+from fastfrac._precision import Digits
+from fastfrac._progress import BYTES, Progress
+from fastfrac.approximation import openmp_enabled, selected_isa
+
+__all__ = ["FRACTIONS_INDEX", "approximate_checkpoint", "check_output_directory"]
+
+FRACTIONS_INDEX = "fractions.index.json"
+
+
+def _inside(a: Path, b: Path) -> bool:
+    """Whether ``a`` is ``b`` or lies under it (both resolved)."""
+    return a == b or b in a.parents
+
+
+def check_output_directory(root: Path, out: Path, role: str = "OUT") -> None:
+    """Refuse an output directory that exists with files, or lies inside IN (or IN inside it).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> check_output_directory(folder, folder / "out")
+    Traceback (most recent call last):
+    ...
+    fastfrac._errors.UserError: OUT .../out lies inside IN ...: give a directory outside it (nothing was written)
+    """
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise UserError(f"{role} {out} exists and is not a directory: a checkpoint is written "
+                            "as a directory (nothing was written)")
+        if any(out.iterdir()):
+            raise UserError(f"{role} {out} exists and is not empty: give a new or empty directory "
+                            "(nothing was written)")
+    real_in, real_out = Path(os.path.realpath(root)), Path(os.path.realpath(out))
+    if _inside(real_out, real_in):
+        raise UserError(f"{role} {out} lies inside IN {root}: give a directory outside it "
+                        "(nothing was written)")
+    if _inside(real_in, real_out):
+        raise UserError(f"IN {root} lies inside {role} {out} (nothing was written)")
+
+
+def _copy_other(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_symlink() and src.is_dir():
+        os.symlink(os.readlink(src), dst)  # a linked directory stays a link, never walked into
+        return
+    shutil.copyfile(src, dst)  # follows file symlinks: Hugging Face caches link to blobs
+    shutil.copymode(src, dst)
+
+
+def approximate_checkpoint(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    spec: Spec,
+    *,
+    digits: Digits = "2p",
+    mode: str = "decimal",
+    fractions: str | os.PathLike[str] | None = None,
+    json_path: str | os.PathLike[str] | None = None,
+    progress: str = "none",
+) -> dict[str, Any]:
+    """Write the directory ``dst``: the checkpoint ``src`` with the weights SPEC chooses approximated.
+
+    ``src`` is a checkpoint directory or its ``*.safetensors.index.json``;
+    the other parameters are :func:`~fastfrac._io.rewrite.approximate_file`'s,
+    ``fractions`` being a directory here.  SPEC resolves over the tensor
+    names of all shards together.
+
+    Returns the report: ``kernel``, ``input``, ``output``, ``format``
+    (``"safetensors checkpoint"``), ``mode``, ``digits``, ``precision``,
+    ``fractions``, ``shards`` (per shard: ``file``, ``tensors``,
+    ``approximated_tensors``, ``values``, ``approximated_values``,
+    ``input_bytes``, ``output_bytes``), ``tensors`` (every tensor's row, with
+    its ``file``), ``copied_files`` and ``not_approximated`` (other weight
+    files, copied unchanged) and ``totals``.
+    """
+    src, dst = Path(src), Path(dst)
+    fractions_dir = None if fractions is None else Path(fractions)
+    ckpt = open_checkpoint(src)  # reads and checks every header before anything is written
+    check_output_directory(ckpt.root, dst)
+    if fractions_dir is not None:
+        check_output_directory(ckpt.root, fractions_dir, "--fractions")
+        if os.path.abspath(fractions_dir) == os.path.abspath(dst):
+            raise UserError("--fractions must be another directory than OUT (nothing was written)")
+    if json_path is not None:
+        real_json = Path(os.path.realpath(json_path))
+        for role, directory in (("IN", ckpt.root), ("OUT", dst), ("--fractions", fractions_dir)):
+            if directory is not None and _inside(real_json, Path(os.path.realpath(directory))):
+                raise UserError(f"--json {json_path} lies inside {role} {directory}: give a file "
+                                "outside it (nothing was written)")
+    all_tensors = [t for _, t in ckpt.tensors]
+    chosen = spec.resolve([t.name for t in all_tensors], "tensor")  # one error over all shards
+    _refuse_named_unsupported(all_tensors, spec, "tensor")
+    started = time.perf_counter()
+    with AtomicOutputs() as outputs:
+        out_tmp = outputs.directory_for(dst)
+        frac_tmp = None if fractions_dir is None else outputs.directory_for(fractions_dir)
+        json_tmp = None if json_path is None else outputs.path_for(json_path)
+        total = sum(tensor_bytes(t) for t in all_tensors)
+        show = Progress(progress if total else "none", prefix="fastfrac approximate",
+                        transient=True)
+        rows: list[dict[str, Any]] = []
+        shard_rows: list[dict[str, Any]] = []
+        containers: dict[str, str] = {}
+        frac_map: dict[str, str] = {}
+        with show:
+            show.start("approximating", total=total, unit=BYTES)
+            for shard in ckpt.shards:
+                name = shard.path.name
+                container_name = f"{Path(name).stem}.fractions.npz"
+                writer = (
+                    ContainerWriter(frac_tmp / container_name, mode=mode)
+                    if frac_tmp is not None else contextlib.nullcontext()
+                )
+                with writer as w:
+                    shard_tensor_rows = rewrite_model(
+                        shard, out_tmp / name, chosen, spec, digits=digits, mode=mode,
+                        writer=w, show=show,
+                    )
+                if frac_tmp is not None:
+                    containers[name] = container_name
+                    frac_map.update({r["name"]: container_name for r in shard_tensor_rows
+                                     if "copied" not in r})
+                rows += [{"name": r["name"], "file": name, **r} for r in shard_tensor_rows]
+                shard_rows.append(_shard_row(name, shard_tensor_rows, shard.path,
+                                             out_tmp / name))
+        if ckpt.index is not None:
+            assert ckpt.index_data is not None
+            # The same weight_map and metadata: shards keep their names and tensors.
+            (out_tmp / ckpt.index.name).write_text(
+                json.dumps(ckpt.index_data, indent=2) + "\n", encoding="utf-8")
+        for rel in ckpt.others:
+            _copy_other(ckpt.root / rel, out_tmp / rel)
+        if frac_tmp is not None:
+            (frac_tmp / FRACTIONS_INDEX).write_text(json.dumps({
+                "format": "fastfrac-fractions-index", "version": 1, "mode": mode,
+                "containers": containers, "weight_map": frac_map,
+            }, indent=2) + "\n", encoding="utf-8")
+        report = _report(ckpt, src, dst, spec, digits, mode, fractions_dir, rows, shard_rows,
+                         time.perf_counter() - started)
+        if json_tmp is not None:
+            json_tmp.write_text(report_json(report), encoding="utf-8")
+    return report
+
+
+def _shard_row(name: str, rows: list[dict[str, Any]], src: Path, out: Path) -> dict[str, Any]:
+    done = [r for r in rows if "copied" not in r]
+    return {
+        "file": name,
+        "tensors": len(rows),
+        "approximated_tensors": len(done),
+        "values": sum(r["count"] for r in rows),
+        "approximated_values": sum(r["count"] for r in done),
+        "input_bytes": src.stat().st_size,
+        "output_bytes": out.stat().st_size,
+    }
+
+
+def _report(ckpt: Checkpoint, src: Path, dst: Path, spec: Spec, digits: Digits, mode: str,
+            fractions: Path | None, rows: list[dict[str, Any]], shard_rows: list[dict[str, Any]],
+            seconds: float) -> dict[str, Any]:
+    done = [r for r in rows if "copied" not in r]
+    quality = combine_rows(done)
+    count = quality.pop("count")
+    return {
+        "kernel": {"isa": selected_isa(),
+                   "threads": thread_count(None) if openmp_enabled() else 1},
+        "input": str(src),
+        "output": str(dst),
+        "format": "safetensors checkpoint",
+        "mode": mode,
+        "digits": digits,
+        "precision": {"rules": spec.rules, "default": spec.default},
+        "fractions": None if fractions is None else str(fractions),
+        "index": None if ckpt.index is None else ckpt.index.name,
+        "shards": shard_rows,
+        "tensors": rows,
+        "copied_files": ckpt.others,
+        "not_approximated": ckpt.not_approximated,
+        "totals": {
+            "shards": len(shard_rows),
+            "tensors": len(rows),
+            "approximated_tensors": len(done),
+            "values": sum(r["count"] for r in rows),
+            "approximated_values": count,
+            **quality,
+            "seconds": seconds,
+            "values_per_second": count / seconds if seconds > 0 else None,
+            "input_bytes": sum(s["input_bytes"] for s in shard_rows),
+            "output_bytes": sum(s["output_bytes"] for s in shard_rows),
+        },
+    }
