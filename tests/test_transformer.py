@@ -174,6 +174,7 @@ def test_the_ci_slice_end_to_end(minilm: Path, tmp_path: Path,
     assert row["approximated_values"] == 26 * 384
     assert row["spec"] == "*LayerNorm*=1" and row["container_version"] == 2
     assert row["bits_per_weight"] < original["bits_per_weight"]
+    assert 0 < row["fraction_bits_per_weight"] < 32
     assert result["sentences"]["count"] == 12 and len(result["sentences"]["sha256"]) == 64
     assert result["reference"][0]["identical"] is True
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -568,7 +568,9 @@ def approximate_directory(
         ``kernel_seconds`` (:func:`fastfrac._io.container.approximate_tensor`
         over the approximated tensors: fractions and their rounding back);
         ``file_seconds`` (the file path's whole rewrite); ``container_bytes``,
-        ``container_version``, ``bits_per_weight``; ``max_abs_error``.
+        ``container_version``, ``bits_per_weight``; ``fraction_bits_per_weight``
+        (num and den bit lengths, sign included, of the approximated tensors
+        and 32 bits for every other parameter); ``max_abs_error``.
     """
     src, dst = Path(src), Path(dst)
     spec_text = family_spec(precision)
@@ -595,6 +597,12 @@ def approximate_directory(
     with tempfile.TemporaryDirectory() as scratch:
         size = container.write(tensors, Path(scratch) / "fractions.npz", mode="decimal")
     total = sum(v.size for v in weights.values())
+    # The bit lengths of num and den (sign included) for the approximated
+    # tensors, 32 for every other parameter: what a packing of exactly those
+    # bits would take, beside the container's real bytes.
+    done = [row for row in report["tensors"] if "copied" not in row]
+    fraction_bits = sum(row["bits_per_value"] * row["count"] for row in done)
+    fraction_bits += 32 * (total - sum(row["count"] for row in done))
     return {
         "spec": spec_text,
         "values": int(total),
@@ -604,6 +612,7 @@ def approximate_directory(
         "container_bytes": int(size),
         "container_version": container.VERSION,
         "bits_per_weight": 8 * size / total,
+        "fraction_bits_per_weight": fraction_bits / total,
         "max_abs_error": report["totals"].get("max_abs_error"),
     }
 
@@ -805,12 +814,19 @@ def experiment(
                 measure({"name": name, "kind": kind, "precision": precision, **extra, **info},
                         variant)
 
-            for family in names:
-                for p in ps:
-                    approximated(f"{family} p={p}", "family", {family: p}, family=family, p=p)
+            # Cheapest to most numerous, so that a run cut short still has the
+            # baselines and the all-families rows; the table is sorted back below.
+            for kind in baselines:
+                show.rename(kind)
+                variant = work / "variant"
+                info = baseline_directory(src, variant, kind)
+                measure({"name": kind, "kind": "baseline", **info}, variant)
             if all_families:
                 for p in ps:
                     approximated(f"all families p={p}", "all", dict.fromkeys(FAMILIES, p), p=p)
+            for family in names:
+                for p in ps:
+                    approximated(f"{family} p={p}", "family", {family: p}, family=family, p=p)
             suggested_map: dict[str, int | None] | None = None
             if suggested:
                 suggested_map = {}
@@ -823,11 +839,6 @@ def experiment(
                     approximated(f"suggested map ({label})", "suggested", suggested_map)
                 else:
                     show.advance(1)
-            for kind in baselines:
-                show.rename(kind)
-                variant = work / "variant"
-                info = baseline_directory(src, variant, kind)
-                measure({"name": kind, "kind": "baseline", **info}, variant)
             show.start("pure-Python reference loop on a sample", total=len(ps), unit="p")
             timings = []
             for p in ps:
@@ -835,6 +846,8 @@ def experiment(
                 show.advance(1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    order = ["original", "family", "all", "suggested", "baseline"]
+    rows.sort(key=lambda r: order.index(r["kind"]))  # stable: families keep their order
     return {
         "rows": rows,
         "sentences": sample.info(),
@@ -858,6 +871,7 @@ def _f(spec: str) -> Callable[[Any], str]:
 _COLUMNS: list[Column] = [
     ("name", "row", format_value),
     ("bits_per_weight", "bits/weight", _f(".2f")),
+    ("fraction_bits_per_weight", "num+den bits", _f(".2f")),
     ("cos_mean", "cos mean", _f(".6f")),
     ("cos_min", "cos min", _f(".6f")),
     ("nn_same", "same NN", _f(".4f")),
@@ -873,8 +887,8 @@ def table(result: Mapping[str, Any]) -> str:
     --------
     >>> print(table({"rows": [{"name": "original float32", "bits_per_weight": 32.0,
     ...     "cos_mean": 1.0, "cos_min": 1.0, "nn_same": 1.0, "spearman": 1.0}]}))
-    row               bits/weight  cos mean  cos min  same NN  Spearman  kernel s
-    original float32        32.00  1.000000  1.000000   1.0000  1.000000         -
+    row               bits/weight  num+den bits  cos mean  cos min  same NN  Spearman  kernel s
+    original float32        32.00             -  1.000000  1.000000   1.0000  1.000000         -
     """
     lines = [format_table(result["rows"], _COLUMNS)]
     if "sentences" in result:
