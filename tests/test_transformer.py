@@ -156,13 +156,14 @@ def test_every_tensor_of_the_model_is_in_the_family_the_globs_give(minilm: Path)
 
 
 def test_the_ci_slice_end_to_end(minilm: Path, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                 capfd: pytest.CaptureFixture[str]) -> None:
+    # capfd: the demo keeps TensorFlow's logs off stderr at the descriptor level.
     from fastfrac.cli import main
 
     report, plot = tmp_path / "minilm.json", tmp_path / "minilm.png"
     status = main(["demo", "--model", "minilm", "--sentences", "12", "--family", "LayerNorm",
                    "--p", "1", "--json", str(report), "--plot", str(plot), "--progress", "plain"])
-    out = capsys.readouterr()
+    out = capfd.readouterr()
     assert status == 0, out.err
     assert "LayerNorm p=1" in out.out and "identical" in out.out
     assert "fastfrac demo: variants" in out.err  # progress on stderr

@@ -43,7 +43,7 @@ def plot_fidelity(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]
     figure, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
     metrics = [("cos_min", "1 - minimum cosine similarity"), ("spearman", "1 - Spearman correlation")]
     markers = {"suggested": "*", "bfloat16": "s", "float16": "D", "int8 Dense kernels": "^"}
-    for ax, (key, label) in zip(axes, metrics):
+    for ax, (key, ylabel) in zip(axes, metrics):
         for name, series in lines.items():
             series = sorted(series, key=lambda r: r["p"])
             x = [r["bits_per_weight"] for r in series]
@@ -53,17 +53,18 @@ def plot_fidelity(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]
                 ax.annotate(str(r["p"]), (xi, yi), fontsize=6, xytext=(2, 2),
                             textcoords="offset points")
         for row in points:
-            marker = markers["suggested"] if row["kind"] == "suggested" else markers.get(row["name"], "x")
-            label = "suggested map" if row["kind"] == "suggested" else row["name"]
+            suggested = row["kind"] == "suggested"
             ax.plot([row["bits_per_weight"]], [max(1 - row[key], _FLOOR)], linestyle="none",
-                    marker=marker, markersize=9, color="black" if row["kind"] == "suggested" else None,
-                    label=label)
+                    marker=markers["suggested"] if suggested else markers.get(row["name"], "x"),
+                    markersize=9, color="black" if suggested else None,
+                    label="suggested map" if suggested else row["name"])
         ax.set_yscale("log")
         ax.set_xlabel("bits per weight over all parameters")
-        ax.set_ylabel(label)
+        ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7, loc="best")
-    figure.suptitle(f"{title}\n(numbers beside points: p; lower is closer to the original)",
+    figure.suptitle(f"{title}\n(numbers beside points: p; lower is closer to the original; "
+                    f"exact agreement drawn at {_FLOOR:g})",
                     fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=120, format="png")
