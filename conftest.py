@@ -14,6 +14,7 @@ The benchmark tests report their timings through the ``speedup_log`` fixture.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,24 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             else:
                 ratio = f"{base / seconds:10.1f}x" if seconds > 0 else "-"
             tr.write_line(f"    {role:<{width}}  {seconds:12.6f} s  {ratio:>12}")
+
+
+@pytest.fixture(params=("avx512", "avx2", "serial"))
+def isa(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each kernel path this CPU runs, forced for the test and restored after it.
+
+    Shared by tests/ and benchmarks/; paths the CPU lacks are skipped (CI's
+    qemu run of the C driver covers AVX2-only CPUs).
+    """
+    import fastfrac
+    from fastfrac._isa import core
+
+    name = request.param
+    if name not in fastfrac.available_isas():
+        pytest.skip(f"this CPU cannot run {name}")
+    before = core.selected_isa()
+    core._force_isa(name)
+    try:
+        yield name
+    finally:
+        core._force_isa(before)

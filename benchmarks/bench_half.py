@@ -18,7 +18,6 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 
 import ml_dtypes
 import numpy as np
@@ -39,18 +38,6 @@ def weights(n: int, name: str) -> np.ndarray:
 @pytest.fixture
 def n(request: pytest.FixtureRequest) -> int:
     return N if request.config.getoption("ff_benchmark", default=False) else 2000
-
-
-@pytest.fixture(params=("avx512", "avx2", "serial"))
-def isa(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param not in fastfrac.available_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = _core.selected_isa()
-    _core._force_isa(request.param)
-    try:
-        yield request.param
-    finally:
-        _core._force_isa(before)
 
 
 @pytest.mark.parametrize("name", TYPES)

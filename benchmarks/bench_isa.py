@@ -24,7 +24,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -139,16 +139,6 @@ def expected(w: np.ndarray) -> Callable[[int, str], fastfrac.Fractions]:
         return cache[p, mode]
 
     return get
-
-
-@pytest.fixture(params=["avx512", "avx2", "serial"])
-def isa(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param not in fastfrac.available_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = _core.selected_isa()
-    _core._force_isa(request.param)
-    yield request.param
-    _core._force_isa(before)
 
 
 def _group(benchmark: Any, what: str, n: int, **info: Any) -> str:

@@ -14,7 +14,6 @@ marker, which CI runs.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from fractions import Fraction
 
 import numpy as np
@@ -51,19 +50,6 @@ def expected(name: str, mode: str, p: int, dtype: type) -> tuple[tuple[int, ...]
     widened = finite_patterns(name).astype(np.float32)
     bounds = corpora.seed_bounds(widened, p, dtype)
     return tuple(bounds), tuple(corpora.limit_all(values(name, mode), bounds))
-
-
-@pytest.fixture(params=("avx512", "avx2", "serial"))
-def isa(request: pytest.FixtureRequest) -> Iterator[str]:
-    name = request.param
-    if name not in fastfrac.available_isas():
-        pytest.skip(f"this CPU cannot run {name}")
-    before = _core.selected_isa()
-    _core._force_isa(name)
-    try:
-        yield name
-    finally:
-        _core._force_isa(before)
 
 
 def sweep(name: str, mode: str, dtype: type, ps: tuple[int, ...]) -> None:

@@ -14,7 +14,7 @@ import functools
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,20 +37,6 @@ SIZES = (1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 1000)
 ftypes = pytest.mark.parametrize("ftype", FLOATS, ids=lambda t: FT_IDS[t])
 dtypes = pytest.mark.parametrize("dtype", INTS, ids=lambda t: IT_IDS[t])
 modes = pytest.mark.parametrize("mode", MODES)
-
-
-@pytest.fixture(params=ALL_ISAS)
-def isa(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Each instruction set this CPU runs, forced for the test, then restored."""
-    name = request.param
-    if name not in fastfrac.available_isas():
-        pytest.skip(f"this CPU cannot run {name}")
-    before = _core.selected_isa()
-    _core._force_isa(name)
-    try:
-        yield name
-    finally:
-        _core._force_isa(before)
 
 
 def outcome(run: Callable[[], Any]) -> tuple[Any, ...]:
