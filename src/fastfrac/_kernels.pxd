@@ -69,3 +69,27 @@ cdef extern from "fastfrac.h" nogil:
                                       ff_mode mode, int64_t *num, int64_t *den, int threads)
     size_t ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, int digits,
                                 double *out, int threads)
+
+    # the fused chunk pass (ff_fused.c, ff_parallel.c)
+    ctypedef enum ff_fused_status:
+        FF_FUSED_OK
+        FF_FUSED_NONFINITE
+        FF_FUSED_OVERFLOW
+    ctypedef struct ff_fused_result:
+        ff_fused_status status
+        size_t index
+        double max_abs_error
+        double max_rel_error
+        uint64_t bits
+    void ff_fused_f32_parallel(const float *x, size_t n, int p, ff_mode mode, int digits,
+                               float *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                               int threads)
+    void ff_fused_f64_parallel(const double *x, size_t n, int p, ff_mode mode, int digits,
+                               double *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                               int threads)
+    void ff_fused_f16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
+                               uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                               int threads)
+    void ff_fused_bf16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
+                                uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                                int threads)
