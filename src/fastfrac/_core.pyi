@@ -42,3 +42,4 @@ def fused(
     (meaningful only when status == FUSED_OK); digits 0 keeps num/den exact;
     num and den (int64) are None unless want_fractions.
     """
+def _round_from_f64(x: np.ndarray, out: np.ndarray) -> None: ...

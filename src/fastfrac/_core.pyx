@@ -312,3 +312,19 @@ def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint wa
             ff_fused_bf16_parallel(<uint16_t *>xp, n, p, mode, digits, <uint16_t *>yp, np_, dp,
                                    &r, threads)
     return (int(r.status), r.index, r.max_abs_error, r.max_rel_error, r.bits, num, den)
+
+
+def _round_from_f64(cnp.ndarray x, cnp.ndarray out):
+    """out[i] = x[i] (float64) rounded to out's half type by the fused pass's own conversion.
+
+    For tests: ff_f64_to_f16 / ff_f64_to_bf16 against NumPy's and ml_dtypes' astype.
+    """
+    cdef size_t n = x.shape[0], i
+    cdef _Kind kind = _kind(out)
+    if x.dtype != np.float64 or kind not in (_F16, _BF16) or <size_t>out.shape[0] != n:
+        raise TypeError("x must be float64 and out float16 or bfloat16 of the same length")
+    cdef double *xp = <double *>cnp.PyArray_DATA(x)
+    cdef uint16_t *op = <uint16_t *>cnp.PyArray_DATA(out)
+    with nogil:
+        for i in range(n):
+            op[i] = ff_f64_to_f16(xp[i]) if kind == _F16 else ff_f64_to_bf16(xp[i])

@@ -93,3 +93,5 @@ cdef extern from "fastfrac.h" nogil:
     void ff_fused_bf16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
                                 uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
                                 int threads)
+    uint16_t ff_f64_to_f16(double v)
+    uint16_t ff_f64_to_bf16(double v)
