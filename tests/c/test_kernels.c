@@ -678,6 +678,7 @@ static void test_fused(ff_isa isa) {
             const size_t n = sizes[si];
             /* The long size (the threads' chunks) on weights and bit patterns only. */
             if (n == 40001 && fam != 0 && fam != N_FAMILIES) continue;
+            if (n == 3000 && fam != 2 && fam != 5) continue;
             if (fam == N_FAMILIES) {
                 fill_bits_f64(xd, n);
                 fill_bits_f32(xf, n);
@@ -704,7 +705,7 @@ static void test_fused(ff_isa isa) {
         for (int mode = 0; mode < 2; ++mode) {
             for (size_t k = 0; k < sizeof ps / sizeof *ps; ++k) {
                 const int digit_choices[3] = {0, 2 * ps[k], 3};
-                for (int d = 0; d < (ps[k] == 2 ? 3 : 1); ++d) {
+                for (int d = 0; d < (ps[k] == 2 ? 2 : 1); ++d) {
                     if (h == 0)
                         fused_f16(isa, all, total, ps[k], (ff_mode)mode, digit_choices[d], what);
                     else
@@ -715,7 +716,7 @@ static void test_fused(ff_isa isa) {
     }
     /* Failures: 1e30 overflows int64 in exact mode; NaN and inf anywhere
      * win over it, wherever the two fall relative to blocks and chunks. */
-    static const size_t places[] = {0, 5, 1024, 16383, 16384, 30000, 40000};
+    static const size_t places[] = {0, 1024, 16384, 40000};
     const size_t n = 40001, np = sizeof places / sizeof *places;
     for (size_t a = 0; a < np; ++a) {
         for (size_t b = 0; b <= np; ++b) {
@@ -730,9 +731,10 @@ static void test_fused(ff_isa isa) {
             }
             snprintf(what, sizeof what, "overflow at %zu, non-finite at %zu", places[a],
                      b < np ? places[b] : n);
-            fused_f32(isa, xf, n, 2, FF_MODE_EXACT, 0, what);
-            fused_f64(isa, xd, n, 2, FF_MODE_EXACT, 3, what);
-            fused_bf16(isa, all, n, 2, FF_MODE_EXACT, 0, what);
+            /* One type per case, in turn: each shares the driver's merging. */
+            if ((a + b) % 3 == 0) fused_f32(isa, xf, n, 2, FF_MODE_EXACT, 0, what);
+            if ((a + b) % 3 == 1) fused_f64(isa, xd, n, 2, FF_MODE_EXACT, 3, what);
+            if ((a + b) % 3 == 2) fused_bf16(isa, all, n, 2, FF_MODE_EXACT, 0, what);
             ff_fused_result r;
             static float y[40001];
             ff_fused_f32_parallel(xf, n, 2, FF_MODE_EXACT, 0, y, NULL, NULL, &r, 3);
