@@ -165,13 +165,58 @@ double ff_round_significant(double v, int digits);
  * like the batch kernels above.  Requires den[i] > 0. */
 void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, double *out);
 
+/* ---- the fused chunk pass (ff_fused.c) ------------------------------------ */
+
+/* What one fused call found.  The statistics are those of the whole call
+ * when status is FF_FUSED_OK, and unspecified otherwise. */
+typedef enum ff_fused_status {
+    FF_FUSED_OK = 0,        /* every element done */
+    FF_FUSED_NONFINITE = 1, /* index: the first NaN or infinity */
+    FF_FUSED_OVERFLOW = 2   /* index: the first numerator beyond int64 (x has no NaN or inf) */
+} ff_fused_status;
+
+typedef struct ff_fused_result {
+    ff_fused_status status;
+    size_t index;         /* n when status is FF_FUSED_OK */
+    double max_abs_error; /* max |y - x|, y and x widened to double; 0 for n == 0 */
+    double max_rel_error; /* max |y - x| / |x| over the x != 0 */
+    uint64_t bits;        /* sum of bit_length(|num|) + 1 + bit_length(den) */
+} ff_fused_result;
+
+/* One chunk of a tensor in one pass, the same as, element by element,
+ *   ff_approximate_<FT>_i64 (bound of precision p, int64 fractions) ->
+ *   ff_ratio_to_f64(num, den), then ff_round_significant(., digits) when
+ *   digits > 0 -> y = that double rounded to x's type (to nearest, ties to
+ *   even, straight from the double, as NumPy's and ml_dtypes' astype)
+ * plus the statistics of ff_fused_result.  x may hold NaN and infinity
+ * (they are reported, not computed); a NaN or infinity anywhere takes
+ * precedence over an overflow, as a finiteness check before the
+ * approximation would.  num and den are both NULL (not wanted) or both n
+ * long.  y, num and den hold unspecified values when status is not OK.
+ * Requires 0 <= p <= FF_MAX_P_I64, digits >= 0 and x, y of n elements. */
+void ff_fused_f32(const float *x, size_t n, int p, ff_mode mode, int digits, float *y,
+                  int64_t *num, int64_t *den, ff_fused_result *result);
+void ff_fused_f64(const double *x, size_t n, int p, ff_mode mode, int digits, double *y,
+                  int64_t *num, int64_t *den, ff_fused_result *result);
+/* x and y: float16 (f16) or bfloat16 (bf16) bit patterns. */
+void ff_fused_f16(const uint16_t *x, size_t n, int p, ff_mode mode, int digits, uint16_t *y,
+                  int64_t *num, int64_t *den, ff_fused_result *result);
+void ff_fused_bf16(const uint16_t *x, size_t n, int p, ff_mode mode, int digits, uint16_t *y,
+                   int64_t *num, int64_t *den, ff_fused_result *result);
+
+/* The double v rounded to the nearest float16 (bfloat16) bit pattern, ties
+ * to even, overflowing to infinity; NaN stays a (quiet) NaN. */
+uint16_t ff_f64_to_f16(double v);
+uint16_t ff_f64_to_bf16(double v);
+
 /* ---- instruction sets (ff_cpu.c, ff_dispatch.c) --------------------------- */
 
 /* The kernel variants.  Every bare-named batch entry point above
- * (ff_approximate_*, ff_limit_* over arrays, ff_to_float and
- * ff_shortest_{f32,f16,bf16}_batch) runs the selected one; the internal variants carry
- * the instruction set in their name (ff_approximate_f32_i32_serial, _avx2,
- * _avx512; ff_kernels.h).  The per-element functions and the
+ * (ff_approximate_*, ff_limit_* over arrays, ff_to_float,
+ * ff_shortest_{f32,f16,bf16}_batch and ff_fused_*) runs the selected one;
+ * the internal variants carry the instruction set in their name
+ * (ff_approximate_f32_i32_serial, _avx2, _avx512; ff_kernels.h).  The
+ * per-element functions (ff_f64_to_f16 and _bf16 too) and the
  * ff_max_denominator_* loops over ff_max_den_* have no variants: they are
  * plain C everywhere.  All variants return identical results (the serial
  * one is the reference). */
@@ -239,6 +284,20 @@ size_t ff_limit_bf16_i32_parallel(const uint16_t *x, const int64_t *max_den, siz
                                   ff_mode mode, int32_t *num, int32_t *den, int threads);
 size_t ff_limit_bf16_i64_parallel(const uint16_t *x, const int64_t *max_den, size_t n,
                                   ff_mode mode, int64_t *num, int64_t *den, int threads);
+
+/* ff_fused_<FT> on up to `threads` threads; every field of the result is
+ * the single-threaded call's (maxima and integer sums do not depend on the
+ * order, the failure is the smallest index of its kind). */
+void ff_fused_f32_parallel(const float *x, size_t n, int p, ff_mode mode, int digits, float *y,
+                           int64_t *num, int64_t *den, ff_fused_result *result, int threads);
+void ff_fused_f64_parallel(const double *x, size_t n, int p, ff_mode mode, int digits, double *y,
+                           int64_t *num, int64_t *den, ff_fused_result *result, int threads);
+void ff_fused_f16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
+                           uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                           int threads);
+void ff_fused_bf16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
+                            uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                            int threads);
 
 /* ff_to_float with threads, and checked: returns n, or the smallest i with
  * den[i] <= 0, in which case out is incomplete (it may not be used). */

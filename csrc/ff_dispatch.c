@@ -34,14 +34,18 @@
         .shortest_f32 = ff_shortest_f32_batch_##ISA,                                               \
         .shortest_f16 = ff_shortest_f16_batch_##ISA,                                               \
         .shortest_bf16 = ff_shortest_bf16_batch_##ISA,                                             \
+        .fused_f32 = ff_fused_f32_##ISA,                                                           \
+        .fused_f64 = ff_fused_f64_##ISA,                                                           \
+        .fused_f16 = ff_fused_f16_##ISA,                                                           \
+        .fused_bf16 = ff_fused_bf16_##ISA,                                                         \
     }
 
-/* ff_approximate_f32_i32_serial ... ff_shortest_bf16_batch_serial */
+/* ff_approximate_f32_i32_serial ... ff_fused_bf16_serial */
 static const ff_kernel_table ff_serial_table = FF_TABLE(serial);
 #ifdef FF_WITH_X86_SIMD
-/* ff_approximate_f32_i32_avx2 ... ff_shortest_bf16_batch_avx2 */
+/* ff_approximate_f32_i32_avx2 ... ff_fused_bf16_avx2 */
 static const ff_kernel_table ff_avx2_table = FF_TABLE(avx2);
-/* ff_approximate_f32_i32_avx512 ... ff_shortest_bf16_batch_avx512 */
+/* ff_approximate_f32_i32_avx512 ... ff_fused_bf16_avx512 */
 static const ff_kernel_table ff_avx512_table = FF_TABLE(avx512);
 #endif
 
@@ -144,3 +148,18 @@ void ff_shortest_f16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_
 void ff_shortest_bf16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10) {
     ff_kernels()->shortest_bf16(x, n, digits, exp10);
 }
+
+#define FF_FORWARD_FUSED(FT)                                                                       \
+    void ff_fused_##FT(const ff_##FT *x, size_t n, int p, ff_mode mode, int digits, ff_##FT *y,    \
+                       int64_t *num, int64_t *den, ff_fused_result *result) {                      \
+        ff_kernels()->fused_##FT(x, n, p, mode, digits, y, num, den, result);                      \
+    }
+
+/* ff_fused_f32 */
+FF_FORWARD_FUSED(f32)
+/* ff_fused_f64 */
+FF_FORWARD_FUSED(f64)
+/* ff_fused_f16 */
+FF_FORWARD_FUSED(f16)
+/* ff_fused_bf16 */
+FF_FORWARD_FUSED(bf16)

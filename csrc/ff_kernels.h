@@ -29,9 +29,14 @@ typedef int64_t ff_i64;
     size_t ff_limit_##FT##_##IT##_##ISA(const ff_##FT *x, const int64_t *max_den, size_t n,        \
                                         ff_mode mode, ff_##IT *num, ff_##IT *den);
 
+/* Declares the fused chunk pass ff_fused_<FT>_<ISA> (ff_fused.c). */
+#define FF_DECLARE_FUSED(FT, ISA)                                                                  \
+    void ff_fused_##FT##_##ISA(const ff_##FT *x, size_t n, int p, ff_mode mode, int digits,        \
+                               ff_##FT *y, int64_t *num, int64_t *den, ff_fused_result *result);
+
 /* Declares every kernel of one instruction set: the sixteen batch kernels
- * above for (f32, f64, f16, bf16) x (i32, i64), ff_to_float_<ISA> and
- * ff_shortest_{f32,f16,bf16}_batch_<ISA>. */
+ * above for (f32, f64, f16, bf16) x (i32, i64), ff_to_float_<ISA>,
+ * ff_shortest_{f32,f16,bf16}_batch_<ISA> and ff_fused_{f32,f64,f16,bf16}_<ISA>. */
 #define FF_DECLARE_ISA(ISA)                                                                        \
     FF_DECLARE_BATCH(f32, i32, ISA)                                                                \
     FF_DECLARE_BATCH(f32, i64, ISA)                                                                \
@@ -48,23 +53,30 @@ typedef int64_t ff_i64;
     void ff_shortest_f16_batch_##ISA(const uint16_t *x, size_t n, uint64_t *digits,                \
                                      int32_t *exp10);                                              \
     void ff_shortest_bf16_batch_##ISA(const uint16_t *x, size_t n, uint64_t *digits,               \
-                                      int32_t *exp10);
+                                      int32_t *exp10);                                             \
+    FF_DECLARE_FUSED(f32, ISA)                                                                     \
+    FF_DECLARE_FUSED(f64, ISA)                                                                     \
+    FF_DECLARE_FUSED(f16, ISA)                                                                     \
+    FF_DECLARE_FUSED(bf16, ISA)
 
 /* ff_approximate_f32_i32_serial ... ff_limit_bf16_i64_serial (ff_serial.c),
  * ff_to_float_serial (ff_to_float.c), ff_shortest_f32_batch_serial,
  * ff_shortest_f16_batch_serial, ff_shortest_bf16_batch_serial
- * (ff_shortest.c): the reference for every other variant. */
+ * (ff_shortest.c), ff_fused_f32_serial ... ff_fused_bf16_serial
+ * (ff_fused.c): the reference for every other variant. */
 FF_DECLARE_ISA(serial)
 
 /* ff_avx2.c and ff_avx512.c: CMake compiles them, and defines
  * FF_WITH_X86_SIMD, only for x86-64 targets with a GCC-compatible compiler. */
 #ifdef FF_WITH_X86_SIMD
 /* ff_approximate_f32_i32_avx2 ... ff_limit_bf16_i64_avx2, ff_to_float_avx2,
- * ff_shortest_f32_batch_avx2, ff_shortest_f16_batch_avx2, ff_shortest_bf16_batch_avx2 */
+ * ff_shortest_f32_batch_avx2, ff_shortest_f16_batch_avx2, ff_shortest_bf16_batch_avx2,
+ * ff_fused_f32_avx2 ... ff_fused_bf16_avx2 (these four in ff_fused.c) */
 FF_DECLARE_ISA(avx2)
 /* ff_approximate_f32_i32_avx512 ... ff_limit_bf16_i64_avx512, ff_to_float_avx512,
  * ff_shortest_f32_batch_avx512, ff_shortest_f16_batch_avx512,
- * ff_shortest_bf16_batch_avx512 */
+ * ff_shortest_bf16_batch_avx512, ff_fused_f32_avx512 ... ff_fused_bf16_avx512
+ * (these four in ff_fused.c) */
 FF_DECLARE_ISA(avx512)
 #endif
 
@@ -94,6 +106,14 @@ typedef struct ff_kernel_table {
     void (*shortest_f32)(const float *, size_t, uint64_t *, int32_t *);
     void (*shortest_f16)(const uint16_t *, size_t, uint64_t *, int32_t *);
     void (*shortest_bf16)(const uint16_t *, size_t, uint64_t *, int32_t *);
+    void (*fused_f32)(const float *, size_t, int, ff_mode, int, float *, int64_t *, int64_t *,
+                      ff_fused_result *);
+    void (*fused_f64)(const double *, size_t, int, ff_mode, int, double *, int64_t *, int64_t *,
+                      ff_fused_result *);
+    void (*fused_f16)(const uint16_t *, size_t, int, ff_mode, int, uint16_t *, int64_t *,
+                      int64_t *, ff_fused_result *);
+    void (*fused_bf16)(const uint16_t *, size_t, int, ff_mode, int, uint16_t *, int64_t *,
+                       int64_t *, ff_fused_result *);
 } ff_kernel_table;
 
 /* ff_shortest.c: the shortest digits of every float16 (bfloat16) bit

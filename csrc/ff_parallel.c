@@ -154,3 +154,95 @@ size_t ff_to_float_parallel(const int64_t *num, const int64_t *den, size_t n, in
     FF_PARALLEL_FIRST(n, threads, FF_TO_FLOAT_CALL);
 #undef FF_TO_FLOAT_CALL
 }
+
+/* ---- the fused chunk pass ------------------------------------------------------ */
+
+#ifdef _OPENMP
+/* Folds part, the result of the elements start .. start+len-1, into the
+ * running totals: maxima, the bit sum, and the first failure of each kind
+ * (n where none), so that the merged whole does not depend on the order. */
+static void ff_fused_merge(ff_fused_result *total, size_t *first_nonfinite, size_t *first_overflow,
+                           const ff_fused_result *part, size_t start) {
+    if (part->status == FF_FUSED_NONFINITE && start + part->index < *first_nonfinite)
+        *first_nonfinite = start + part->index;
+    if (part->status == FF_FUSED_OVERFLOW && start + part->index < *first_overflow)
+        *first_overflow = start + part->index;
+    if (part->max_abs_error > total->max_abs_error) total->max_abs_error = part->max_abs_error;
+    if (part->max_rel_error > total->max_rel_error) total->max_rel_error = part->max_rel_error;
+    total->bits += part->bits;
+}
+
+/* Sets result's status from the first failures: a NaN or infinity anywhere
+ * wins over an overflow, as in one pass (which looks past an overflow for
+ * them). */
+static void ff_fused_close(ff_fused_result *result, size_t n, size_t first_nonfinite,
+                           size_t first_overflow) {
+    result->status = first_nonfinite < n   ? FF_FUSED_NONFINITE
+                     : first_overflow < n ? FF_FUSED_OVERFLOW
+                                          : FF_FUSED_OK;
+    result->index = first_nonfinite < n ? first_nonfinite : first_overflow;
+}
+
+/* Runs CALL(start, len, &part) over n elements on the team, each thread
+ * keeping its own totals and merging them once at the end. */
+#define FF_PARALLEL_FUSED(n, threads, result, CALL)                                                \
+    do {                                                                                           \
+        const int team = ff_team_size(n, threads);                                                 \
+        if (team == 1) {                                                                           \
+            CALL(0, n, result);                                                                    \
+            return;                                                                                \
+        }                                                                                          \
+        const size_t chunk = ff_chunk_size(n, team);                                               \
+        const long chunks = (long)((n + chunk - 1) / chunk);                                       \
+        size_t first_nonfinite = n, first_overflow = n;                                            \
+        result->max_abs_error = result->max_rel_error = 0.0;                                       \
+        result->bits = 0;                                                                          \
+        _Pragma("omp parallel num_threads(team)") {                                                \
+            ff_fused_result mine = {FF_FUSED_OK, 0, 0.0, 0.0, 0};                                  \
+            size_t my_nonfinite = n, my_overflow = n;                                              \
+            _Pragma("omp for schedule(dynamic, 1) nowait") for (long c = 0; c < chunks; ++c) {     \
+                const size_t start = (size_t)c * chunk;                                            \
+                const size_t len = n - start < chunk ? n - start : chunk;                          \
+                ff_fused_result part;                                                              \
+                CALL(start, len, &part);                                                           \
+                ff_fused_merge(&mine, &my_nonfinite, &my_overflow, &part, start);                  \
+            }                                                                                      \
+            _Pragma("omp critical(ff_fused)") {                                                    \
+                mine.status = FF_FUSED_OK;                                                         \
+                ff_fused_merge(result, &first_nonfinite, &first_overflow, &mine, 0);               \
+                if (my_nonfinite < first_nonfinite) first_nonfinite = my_nonfinite;                \
+                if (my_overflow < first_overflow) first_overflow = my_overflow;                    \
+            }                                                                                      \
+        }                                                                                          \
+        ff_fused_close(result, n, first_nonfinite, first_overflow);                                \
+    } while (0)
+#else
+#define FF_PARALLEL_FUSED(n, threads, result, CALL)                                                \
+    do {                                                                                           \
+        (void)(threads);                                                                           \
+        CALL(0, n, result);                                                                        \
+    } while (0)
+#endif
+
+/* ff_fused_<FT>_parallel: the selected ff_fused_<FT> over chunks; num and
+ * den (when wanted) are cut at the same places as x and y. */
+#define FF_DEFINE_FUSED_PARALLEL(FT)                                                               \
+    void ff_fused_##FT##_parallel(const ff_##FT *x, size_t n, int p, ff_mode mode, int digits,     \
+                                  ff_##FT *y, int64_t *num, int64_t *den, ff_fused_result *result, \
+                                  int threads) {                                                   \
+        void (*kernel)(const ff_##FT *, size_t, int, ff_mode, int, ff_##FT *, int64_t *,           \
+                       int64_t *, ff_fused_result *) = ff_kernels()->fused_##FT;                   \
+        FF_PARALLEL_FUSED(n, threads, result, FF_FUSED_CALL);                                      \
+    }
+#define FF_FUSED_CALL(start, len, part)                                                            \
+    kernel(x + (start), len, p, mode, digits, y + (start), num ? num + (start) : NULL,             \
+           den ? den + (start) : NULL, part)
+
+/* ff_fused_f32_parallel */
+FF_DEFINE_FUSED_PARALLEL(f32)
+/* ff_fused_f64_parallel */
+FF_DEFINE_FUSED_PARALLEL(f64)
+/* ff_fused_f16_parallel */
+FF_DEFINE_FUSED_PARALLEL(f16)
+/* ff_fused_bf16_parallel */
+FF_DEFINE_FUSED_PARALLEL(bf16)

@@ -131,7 +131,8 @@ def test_uint16_bit_patterns_are_refused() -> None:
 @pytest.mark.parametrize("name", HALVES)
 def test_layouts_and_byte_order(name) -> None:
     """Strided, multi-dimensional and (float16) big-endian input give the contiguous answer."""
-    x = finite_patterns(name)[::97][:600].reshape(20, 30)
+    x = finite_patterns(name)
+    x = x[np.abs(x.astype(np.float64)) < 1e4][::37][:600].reshape(20, 30)  # numerators fit int64
     want = fastfrac.approximate(np.ascontiguousarray(x), 3, dtype=np.int64)
     got = fastfrac.approximate(np.asfortranarray(x), 3, dtype=np.int64)
     assert np.array_equal(got.num, want.num) and np.array_equal(got.den, want.den)
@@ -145,7 +146,8 @@ def test_layouts_and_byte_order(name) -> None:
 
 @pytest.mark.parametrize("name", HALVES)
 def test_to_float_dtype_is_through_float64(name) -> None:
-    x = finite_patterns(name)[::50]
+    x = finite_patterns(name)
+    x = x[np.abs(x.astype(np.float64)) < 1e9][::50]  # numerators that fit int64
     num, den = fastfrac.approximate(x, 2, dtype=np.int64)
     for digits in (None, 4):
         got = fastfrac.to_float(num, den, digits, dtype=HALVES[name])

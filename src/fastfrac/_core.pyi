@@ -25,3 +25,24 @@ def to_float(
     num: np.ndarray, den: np.ndarray, digits: int, threads: int = 1
 ) -> tuple[np.ndarray, int]: ...
 def shortest_digits(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+FUSED_OK: int
+FUSED_NONFINITE: int
+FUSED_OVERFLOW: int
+
+def fused(
+    x: np.ndarray,
+    p: int,
+    exact: bool,
+    digits: int,
+    out: np.ndarray,
+    want_fractions: bool,
+    threads: int = 1,
+) -> tuple[int, int, float, float, int, np.ndarray | None, np.ndarray | None]:
+    """(status, index, max_abs_error, max_rel_error, bits, num, den) of one chunk.
+
+    x flat and contiguous; out of x's dtype and length receives the values
+    (meaningful only when status == FUSED_OK); digits 0 keeps num/den exact;
+    num and den (int64) are None unless want_fractions.
+    """
+def _round_from_f64(x: np.ndarray, out: np.ndarray) -> None: ...

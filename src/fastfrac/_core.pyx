@@ -290,3 +290,68 @@ def shortest_digits(cnp.ndarray x):
             for i in range(n):
                 ff_shortest_f64(g[i], &dp[i], &ep[i])
     return digits, exp10
+
+
+# What fused's status says (ff_fused_status).
+FUSED_OK = FF_FUSED_OK
+FUSED_NONFINITE = FF_FUSED_NONFINITE
+FUSED_OVERFLOW = FF_FUSED_OVERFLOW
+
+
+def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint want_fractions,
+          int threads=1):
+    """One chunk in one pass: (status, index, max_abs, max_rel, bits, num, den).
+
+    x: float32, float64, float16 or bfloat16; out: an array of x's dtype and
+    length that receives the approximated values (the int64 bound of
+    precision p, then num/den through float64 rounded to `digits`
+    significant digits when digits > 0, then x's type).  status is FUSED_OK
+    (index == len(x)), FUSED_NONFINITE (index: the first NaN or infinity)
+    or FUSED_OVERFLOW (index: the first numerator beyond int64; x is then
+    finite).  max_abs and max_rel are the largest |y - x| and |y - x| / |x|
+    (x != 0) in float64, bits the sum of bit_length(|num|) + 1 +
+    bit_length(den); num and den are int64 arrays when want_fractions, else
+    None.  out, num and den are meaningful only when status is FUSED_OK.
+    """
+    cdef size_t n = x.shape[0]
+    cdef ff_mode mode = _mode(exact)
+    cdef _Kind kind = _kind(x)
+    if out.dtype != x.dtype or <size_t>out.shape[0] != n:
+        raise TypeError(f"out must be {x.dtype} of length {n}, not {out.dtype} of {out.shape[0]}")
+    num = np.empty(n, np.int64) if want_fractions else None
+    den = np.empty(n, np.int64) if want_fractions else None
+    cdef int64_t *np_ = <int64_t *>cnp.PyArray_DATA(num) if want_fractions else NULL
+    cdef int64_t *dp = <int64_t *>cnp.PyArray_DATA(den) if want_fractions else NULL
+    cdef void *xp = cnp.PyArray_DATA(x)
+    cdef void *yp = cnp.PyArray_DATA(out)
+    cdef ff_fused_result r
+    with nogil:
+        if kind == _F32:
+            ff_fused_f32_parallel(<float *>xp, n, p, mode, digits, <float *>yp, np_, dp, &r,
+                                  threads)
+        elif kind == _F64:
+            ff_fused_f64_parallel(<double *>xp, n, p, mode, digits, <double *>yp, np_, dp, &r,
+                                  threads)
+        elif kind == _F16:
+            ff_fused_f16_parallel(<uint16_t *>xp, n, p, mode, digits, <uint16_t *>yp, np_, dp,
+                                  &r, threads)
+        else:
+            ff_fused_bf16_parallel(<uint16_t *>xp, n, p, mode, digits, <uint16_t *>yp, np_, dp,
+                                   &r, threads)
+    return (int(r.status), r.index, r.max_abs_error, r.max_rel_error, r.bits, num, den)
+
+
+def _round_from_f64(cnp.ndarray x, cnp.ndarray out):
+    """out[i] = x[i] (float64) rounded to out's half type by the fused pass's own conversion.
+
+    For tests: ff_f64_to_f16 / ff_f64_to_bf16 against NumPy's and ml_dtypes' astype.
+    """
+    cdef size_t n = x.shape[0], i
+    cdef _Kind kind = _kind(out)
+    if x.dtype != np.float64 or kind not in (_F16, _BF16) or <size_t>out.shape[0] != n:
+        raise TypeError("x must be float64 and out float16 or bfloat16 of the same length")
+    cdef double *xp = <double *>cnp.PyArray_DATA(x)
+    cdef uint16_t *op = <uint16_t *>cnp.PyArray_DATA(out)
+    with nogil:
+        for i in range(n):
+            op[i] = ff_f64_to_f16(xp[i]) if kind == _F16 else ff_f64_to_bf16(xp[i])

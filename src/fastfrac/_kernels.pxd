@@ -78,3 +78,29 @@ cdef extern from "fastfrac.h" nogil:
                               size_t n, ff_mode mode, int64_t *num, int64_t *den)
     void ff_limit_bounded_bf16(const uint16_t *x, const int64_t *max_den, const int64_t *max_num,
                                size_t n, ff_mode mode, int64_t *num, int64_t *den)
+
+    # the fused chunk pass (ff_fused.c, ff_parallel.c)
+    ctypedef enum ff_fused_status:
+        FF_FUSED_OK
+        FF_FUSED_NONFINITE
+        FF_FUSED_OVERFLOW
+    ctypedef struct ff_fused_result:
+        ff_fused_status status
+        size_t index
+        double max_abs_error
+        double max_rel_error
+        uint64_t bits
+    void ff_fused_f32_parallel(const float *x, size_t n, int p, ff_mode mode, int digits,
+                               float *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                               int threads)
+    void ff_fused_f64_parallel(const double *x, size_t n, int p, ff_mode mode, int digits,
+                               double *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                               int threads)
+    void ff_fused_f16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
+                               uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                               int threads)
+    void ff_fused_bf16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
+                                uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
+                                int threads)
+    uint16_t ff_f64_to_f16(double v)
+    uint16_t ff_f64_to_bf16(double v)

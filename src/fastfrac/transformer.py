@@ -74,6 +74,7 @@ __all__ = [
     "metrics",
     "model_directory",
     "sentence_pairs",
+    "search_families",
     "sentences",
     "table",
     "tflite_int8",
@@ -1015,3 +1016,66 @@ def table(result: Mapping[str, Any]) -> str:
         lines.append(f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, kernel "
                      f"{m['kernel_isa']}; whole run {result['seconds']:.0f} s")
     return "\n".join(lines)
+
+
+# -- the precision search over the families -------------------------------------------
+
+
+def search_families(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    tolerances: Sequence[float] = (0.001, 0.01),
+    n_sentences: int = 300,
+    ps: Sequence[int] = PS,
+    progress: Any = None,
+) -> tuple[Sentences, list[tuple[float, Any]]]:
+    """:func:`fastfrac.search.search_precision` over the families, on the minimum cosine.
+
+    The metric is the minimum cosine similarity between each sentence's
+    original and approximated embedding (higher is better) on a sample of
+    ``n_sentences``; each tolerance is how far below 1 it may go (0.001: the
+    suggested map's bar).  One search per tolerance, the later ones reusing
+    the evaluations of the earlier.  Each evaluation writes the candidate's
+    weights into a copy of the model directory and loads it with KerasHub.
+
+    Returns
+    -------
+    (Sentences, [(tolerance, SearchResult), ...])
+
+    Examples
+    --------
+    >>> sample, results = search_families(n_sentences=20)  # doctest: +SKIP
+    >>> print(results[0][1].best.spec())  # doctest: +SKIP
+    """
+    from safetensors.numpy import load_file, save_file
+
+    from fastfrac import search
+
+    directory = Path(directory) if directory is not None else model_directory()
+    sample = sentences(n_sentences)
+    original = load(directory)
+    reference_embeddings = embed(original, sample.texts)
+    everything = load_file(str(directory / "model.safetensors"))
+    weights = {k: v for k, v in everything.items() if v.dtype.kind == "f"}
+    groups = {family: list(globs) for family, globs in FAMILIES.items()}
+    with tempfile.TemporaryDirectory(prefix="fastfrac-search-") as scratch:
+        work = Path(scratch) / "model"
+        _copy_directory(directory, work)
+
+        def min_cosine(arrays: dict[str, np.ndarray]) -> float:
+            save_file({**everything, **arrays}, str(work / "model.safetensors"),
+                      metadata={"format": "pt"})
+            original.take_weights(load(work, tokenizer=original.tokenizer))
+            return metrics(reference_embeddings, embed(original, sample.texts), pairs=100)["cos_min"]
+
+        results = []
+        previous = None
+        for tolerance in tolerances:
+            result = search.search_precision(
+                weights, min_cosine, groups=groups, tolerance=tolerance, relative=False,
+                higher_is_better=True, ps=ps, progress=progress,
+                **({"reuse": previous} if previous is not None else {}),
+            )
+            results.append((tolerance, result))
+            previous = result
+    return sample, results

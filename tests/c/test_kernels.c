@@ -540,6 +540,211 @@ static void test_half_contract(void) {
     }
 }
 
+/* ---- the fused chunk pass ------------------------------------------------------------ */
+
+/* Long enough for every finite half pattern, and for the threaded driver to
+ * cut several chunks; not a multiple of the fused block. */
+enum { N_FUSED = 65536 };
+
+/* What the serial fused pass must equal: the batch kernels composed, as
+ * the Python layer composes them, with the statistics computed here. */
+typedef struct fused_ref {
+    size_t overflow; /* ff_approximate_<FT>_i64's return */
+    double max_abs, max_rel;
+    uint64_t bits;
+} fused_ref;
+
+static int bit_length(uint64_t v) {
+    int k = 0;
+    for (; v; v >>= 1) ++k;
+    return k;
+}
+
+static void fused_stats(fused_ref *r, double x, double y, int64_t a, int64_t b) {
+    const double err = fabs(y - x);
+    r->max_abs = err > r->max_abs ? err : r->max_abs;
+    if (x != 0 && err / fabs(x) > r->max_rel) r->max_rel = err / fabs(x);
+    r->bits += (uint64_t)(bit_length(a < 0 ? -(uint64_t)a : (uint64_t)a) + 1 +
+                          bit_length((uint64_t)b));
+}
+
+/* fused_<FT>: x's fused pass on isa (the bare call without fractions, the
+ * threaded driver on 1, 2 and 3 threads with them) against the serial one,
+ * and the serial one against the composition of the batch kernels.
+ * WIDEN gives an element's value; TO rounds a double to the element type. */
+#define DEFINE_FUSED(FT, CT, WIDEN, TO)                                                            \
+    static void fused_##FT(ff_isa isa, const CT *x, size_t n, int p, ff_mode mode, int digits,     \
+                           const char *what) {                                                     \
+        static CT y_ref[N_FUSED], y[N_FUSED];                                                      \
+        static int64_t num_ref[N_FUSED], den_ref[N_FUSED], num[N_FUSED], den[N_FUSED];             \
+        static double v[N_FUSED];                                                                  \
+        ff_fused_result ref, got;                                                                  \
+        ff_isa_select(FF_ISA_SERIAL);                                                              \
+        ff_fused_##FT(x, n, p, mode, digits, y_ref, num_ref, den_ref, &ref);                       \
+        size_t nonfinite = 0;                                                                      \
+        while (nonfinite < n && isfinite(WIDEN(x[nonfinite]))) ++nonfinite;                       \
+        if (nonfinite < n) {                                                                       \
+            CHECK(ref.status == FF_FUSED_NONFINITE && ref.index == nonfinite,                      \
+                  "fused_" #FT " %s: status %d at %zu, the first non-finite is at %zu", what,      \
+                  (int)ref.status, ref.index, nonfinite);                                          \
+        } else if (isa == FF_ISA_SERIAL) {                                                         \
+            fused_ref c = {0, 0.0, 0.0, 0};                                                        \
+            c.overflow = ff_approximate_##FT##_i64(x, n, p, mode, num, den);                       \
+            if (c.overflow == n) {                                                                 \
+                ff_to_float(num, den, n, digits, v);                                               \
+                size_t bad = 0;                                                                    \
+                for (size_t i = 0; i < n; ++i) {                                                   \
+                    const CT t = TO(v[i]);                                                         \
+                    bad += memcmp(&t, &y_ref[i], sizeof t) != 0 || num[i] != num_ref[i] ||         \
+                           den[i] != den_ref[i];                                                   \
+                    fused_stats(&c, WIDEN(x[i]), WIDEN(t), num[i], den[i]);                        \
+                }                                                                                  \
+                CHECK(bad == 0 && ref.status == FF_FUSED_OK && ref.index == n,                     \
+                      "fused_" #FT " %s p=%d %s digits=%d: %zu values differ from the "            \
+                      "composition (status %d)",                                                   \
+                      what, p, MODE_NAMES[mode], digits, bad, (int)ref.status);                    \
+                CHECK(c.max_abs == ref.max_abs_error && c.max_rel == ref.max_rel_error &&          \
+                          c.bits == ref.bits,                                                      \
+                      "fused_" #FT " %s p=%d: stats %.17g %.17g %llu, composition %.17g %.17g "    \
+                      "%llu",                                                                      \
+                      what, p, ref.max_abs_error, ref.max_rel_error,                               \
+                      (unsigned long long)ref.bits, c.max_abs, c.max_rel,                          \
+                      (unsigned long long)c.bits);                                                 \
+            } else {                                                                               \
+                CHECK(ref.status == FF_FUSED_OVERFLOW && ref.index == c.overflow,                  \
+                      "fused_" #FT " %s p=%d: status %d at %zu, the kernel overflows at %zu",      \
+                      what, p, (int)ref.status, ref.index, c.overflow);                            \
+            }                                                                                      \
+        }                                                                                          \
+        ff_isa_select(isa);                                                                        \
+        for (int t = 0; t <= 3; ++t) {                                                             \
+            memset(y, 0x5a, n * sizeof *y);                                                        \
+            if (t == 0)                                                                            \
+                ff_fused_##FT(x, n, p, mode, digits, y, NULL, NULL, &got);                         \
+            else                                                                                   \
+                ff_fused_##FT##_parallel(x, n, p, mode, digits, y, num, den, &got, t);             \
+            int same = got.status == ref.status && got.index == ref.index;                         \
+            if (same && ref.status == FF_FUSED_OK)                                                 \
+                same = memcmp(y, y_ref, n * sizeof *y) == 0 &&                                     \
+                       got.max_abs_error == ref.max_abs_error &&                                   \
+                       got.max_rel_error == ref.max_rel_error && got.bits == ref.bits &&           \
+                       (t == 0 || (memcmp(num, num_ref, n * sizeof *num) == 0 &&                   \
+                                   memcmp(den, den_ref, n * sizeof *den) == 0));                   \
+            CHECK(same,                                                                            \
+                  "%s fused_" #FT " %s p=%d %s digits=%d threads=%d: status %d at %zu, serial "    \
+                  "%d at %zu",                                                                     \
+                  ff_isa_name(isa), what, p, MODE_NAMES[mode], digits, t, (int)got.status,         \
+                  got.index, (int)ref.status, ref.index);                                          \
+        }                                                                                          \
+    }
+
+static double widen_f32(float x) { return (double)x; }
+static double widen_f64(double x) { return x; }
+/* A half pattern's value; infinity for inf and NaN (enough for the test). */
+static double widen_half(const half_format *f, uint16_t b) {
+    if (((b >> f->frac_bits) & f->exp_all_ones) == f->exp_all_ones) return INFINITY;
+    return (double)half_value(f, b);
+}
+static double widen_f16(uint16_t b) { return widen_half(&HALVES[0], b); }
+static double widen_bf16(uint16_t b) { return widen_half(&HALVES[1], b); }
+static float to_f32(double v) { return (float)v; }
+/* The upper half of x's bits: a bfloat16 near x. */
+static uint16_t bf16_upper(float x) {
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return (uint16_t)(b >> 16);
+}
+static double to_f64(double v) { return v; }
+
+/* fused_f32, fused_f64, fused_f16, fused_bf16 */
+DEFINE_FUSED(f32, float, widen_f32, to_f32)
+DEFINE_FUSED(f64, double, widen_f64, to_f64)
+DEFINE_FUSED(f16, uint16_t, widen_f16, ff_f64_to_f16)
+DEFINE_FUSED(bf16, uint16_t, widen_bf16, ff_f64_to_bf16)
+
+/* Every fused pass on isa: the float families and random bit patterns at
+ * sizes around the block and the threads' chunks, all finite half
+ * patterns, at a few (p, digits), both modes; then NaN, infinity and
+ * overflowing numerators placed before and after each other. */
+static void test_fused(ff_isa isa) {
+    static double xd[N_FUSED];
+    static float xf[N_FUSED];
+    static uint16_t all[65536];
+    static const size_t sizes[] = {0, 1, 17, 1023, 1025, 3000, 40001};
+    static const int ps[] = {2, 18};
+    char what[64];
+    for (int fam = 0; fam <= N_FAMILIES; ++fam) {
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; ++si) {
+            const size_t n = sizes[si];
+            /* The long size (the threads' chunks) on weights and bit patterns only. */
+            if (n == 40001 && fam != 0 && fam != N_FAMILIES) continue;
+            if (n == 3000 && fam != 2 && fam != 5) continue;
+            if (fam == N_FAMILIES) {
+                fill_bits_f64(xd, n);
+                fill_bits_f32(xf, n);
+            } else {
+                fill(xd, n, fam);
+                for (size_t i = 0; i < n; ++i) xf[i] = (float)xd[i];
+            }
+            snprintf(what, sizeof what, "family %d n=%zu", fam, n);
+            for (int mode = 0; mode < 2; ++mode) {
+                for (size_t k = 0; k < sizeof ps / sizeof *ps; ++k) {
+                    if (n < 3000 && ps[k] != 2) continue;
+                    const int digit_choices[3] = {0, 2 * ps[k], 3};
+                    for (int d = 0; d < (ps[k] == 2 ? 3 : 2); ++d) {
+                        fused_f32(isa, xf, n, ps[k], (ff_mode)mode, digit_choices[d], what);
+                        fused_f64(isa, xd, n, ps[k], (ff_mode)mode, digit_choices[d], what);
+                    }
+                }
+            }
+        }
+    }
+    for (int h = 0; h < 2; ++h) {
+        const size_t total = finite_patterns(&HALVES[h], all);
+        snprintf(what, sizeof what, "%s patterns", HALVES[h].name);
+        for (int mode = 0; mode < 2; ++mode) {
+            for (size_t k = 0; k < sizeof ps / sizeof *ps; ++k) {
+                const int digit_choices[3] = {0, 2 * ps[k], 3};
+                for (int d = 0; d < (ps[k] == 2 ? 2 : 1); ++d) {
+                    if (h == 0)
+                        fused_f16(isa, all, total, ps[k], (ff_mode)mode, digit_choices[d], what);
+                    else
+                        fused_bf16(isa, all, total, ps[k], (ff_mode)mode, digit_choices[d], what);
+                }
+            }
+        }
+    }
+    /* Failures: 1e30 overflows int64 in exact mode; NaN and inf anywhere
+     * win over it, wherever the two fall relative to blocks and chunks. */
+    static const size_t places[] = {0, 1024, 16384, 40000};
+    const size_t n = 40001, np = sizeof places / sizeof *places;
+    for (size_t a = 0; a < np; ++a) {
+        for (size_t b = 0; b <= np; ++b) {
+            fill(xd, n, 0);
+            for (size_t i = 0; i < n; ++i) xf[i] = (float)xd[i];
+            for (size_t i = 0; i < n; ++i) all[i] = bf16_upper(xf[i]);
+            xd[places[a]] = 1e30, xf[places[a]] = 1e30f, all[places[a]] = 0x7149; /* ~1e30 */
+            if (b < np) {
+                xd[places[b]] = b & 1 ? NAN : -INFINITY;
+                xf[places[b]] = b & 1 ? NAN : INFINITY;
+                all[places[b]] = b & 1 ? 0x7fc0 : 0xff80;
+            }
+            snprintf(what, sizeof what, "overflow at %zu, non-finite at %zu", places[a],
+                     b < np ? places[b] : n);
+            /* One type per case, in turn: each shares the driver's merging. */
+            if ((a + b) % 3 == 0) fused_f32(isa, xf, n, 2, FF_MODE_EXACT, 0, what);
+            if ((a + b) % 3 == 1) fused_f64(isa, xd, n, 2, FF_MODE_EXACT, 3, what);
+            if ((a + b) % 3 == 2) fused_bf16(isa, all, n, 2, FF_MODE_EXACT, 0, what);
+            ff_fused_result r;
+            static float y[40001];
+            ff_fused_f32_parallel(xf, n, 2, FF_MODE_EXACT, 0, y, NULL, NULL, &r, 3);
+            CHECK(b < np ? r.status == FF_FUSED_NONFINITE && r.index == places[b]
+                         : r.status == FF_FUSED_OVERFLOW && r.index == places[a],
+                  "fused_f32 %s: status %d at %zu", what, (int)r.status, r.index);
+        }
+    }
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static void test_dispatch(void) {
@@ -573,6 +778,7 @@ int main(int argc, char **argv) {
             if (isa != FF_ISA_SERIAL) test_shortest((ff_isa)isa, 1021); /* about 4.2e6 patterns */
 #endif
             test_to_float((ff_isa)isa);
+            test_fused((ff_isa)isa);
             printf("%s: %s\n", ff_isa_name((ff_isa)isa),
                    g_failures == before ? "ok" : "MISMATCHES");
         }

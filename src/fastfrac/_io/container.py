@@ -55,8 +55,9 @@ from typing import IO, Any
 
 import numpy as np
 
+from fastfrac._fused import approximate_chunk
 from fastfrac._types import Fractions
-from fastfrac.approximation import approximate, to_float
+from fastfrac.approximation import to_float
 
 __all__ = [
     "FORMAT",
@@ -223,9 +224,9 @@ def approximate_tensor(
     >>> t.values, t.fractions.num
     (array([ 3.143, -0.5  ], dtype=float32), array([22, -1]))
     """
-    arr = np.asarray(values)
-    fractions = approximate(arr, p, mode=mode, dtype=np.int64)  # type: ignore[arg-type]
-    return Tensor(name, decode(fractions, digits, arr.dtype), fractions, p, digits, layer)
+    # approximate() then decode(), in one compiled pass (the same bits).
+    result = approximate_chunk(values, p, mode=mode, digits=digits, fractions=True)  # type: ignore[arg-type]
+    return Tensor(name, result.values, result.fractions, p, digits, layer)
 
 
 class _Spill:

@@ -15,11 +15,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fastfrac._bits import fraction_bits, max_errors
 from fastfrac._errors import UserError
-from fastfrac._io.container import decode
+from fastfrac._fused import approximate_chunk
 from fastfrac._types import Fractions
-from fastfrac.approximation import approximate
 
 __all__ = ["FractionsSink", "TensorJob"]
 
@@ -37,7 +35,9 @@ class TensorJob:
 
     Each value x becomes ``decode(approximate(x, p, mode=mode, dtype=int64),
     digits, x.dtype)``: int64 fractions so the bound is the seed's unclamped
-    ``10**p / |x|``, the same decoding as :func:`fastfrac.keras.approximate_model`.
+    ``10**p / |x|``, the same decoding as :func:`fastfrac.keras.approximate_model`;
+    computed with its errors and bits in one pass
+    (:func:`fastfrac._fused.approximate_chunk`).
 
     Examples
     --------
@@ -77,8 +77,14 @@ class TensorJob:
         # Native order and aligned: a memmap view of a file can be neither.
         x = x.astype(x.dtype.newbyteorder("="), copy=not x.flags.aligned)
         try:
-            # approximate() itself finds NaN and infinity: no second scan here.
-            fractions = approximate(x, self.p, mode=self.mode, dtype=np.int64)  # type: ignore[arg-type]
+            # One compiled pass: finiteness, fractions, decoding, errors, bits.
+            result = approximate_chunk(
+                x,
+                self.p,
+                mode=self.mode,  # type: ignore[arg-type]
+                digits=self.digits,
+                fractions=self._sink is not None,
+            )
         except ValueError as exc:
             # The index in the kernel's message counts from this chunk's start.
             where = f" (the index counts from element {self._count})" if self._count else ""
@@ -89,17 +95,16 @@ class TensorJob:
             else:
                 message = f"tensor {self.name!r}: {message}{where}"
             raise UserError(message) from None
-        y = decode(fractions, self.digits, x.dtype)
-        max_abs, max_rel = max_errors(x, y)
-        self._max_abs = max(self._max_abs, max_abs)
-        self._max_rel = max(self._max_rel, max_rel)
-        self._bits += fraction_bits(*fractions)
+        self._max_abs = max(self._max_abs, result.max_abs_error)
+        self._max_rel = max(self._max_rel, result.max_rel_error)
+        self._bits += result.bits
         self._count += x.size
         if self._sink is not None:
-            self._sink.add(fractions)
+            assert result.fractions is not None
+            self._sink.add(result.fractions)
         if self._advance is not None:
             self._advance(x.size)
-        return y
+        return result.values
 
     def finish(self) -> dict[str, Any]:
         """The report row: name, shape, dtype, count, p, digits, errors, bits, seconds.

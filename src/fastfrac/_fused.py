@@ -1,0 +1,92 @@
+"""One tensor chunk in one compiled pass: approximated values and the numbers a report needs.
+
+The file and Keras paths used to compose, per chunk, :func:`fastfrac.approximate`
+(int64 fractions), :func:`fastfrac.to_float`, a cast back to the chunk's
+type, :func:`fastfrac._bits.max_errors` and :func:`fastfrac._bits.fraction_bits`:
+a dozen NumPy passes.  :func:`approximate_chunk` is that composition, bit for
+bit, in one C call (csrc/ff_fused.c) that reads each element once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from fastfrac._inputs import (
+    as_floats,
+    check_finite,
+    check_mode,
+    check_p,
+    check_positive,
+    flat,
+    raise_overflow,
+    thread_count,
+)
+from fastfrac._isa import kernels
+from fastfrac._types import Fractions, output_limits
+
+__all__ = ["ChunkResult", "approximate_chunk"]
+
+_INT64 = output_limits(np.int64)
+
+
+class ChunkResult(NamedTuple):
+    """What :func:`approximate_chunk` returns."""
+
+    values: np.ndarray
+    """The approximated values, in x's dtype and shape."""
+    max_abs_error: float
+    """Largest ``|values - x|`` in float64 (0.0 for an empty chunk)."""
+    max_rel_error: float
+    """Largest ``|values - x| / |x|`` over the nonzero x."""
+    bits: int
+    """Sum of ``bit_length(|num|) + 1 + bit_length(den)``, as :func:`fastfrac._bits.fraction_bits`."""
+    fractions: Fractions | None
+    """The int64 fractions in x's shape, when asked for; else None."""
+
+
+def approximate_chunk(
+    x: Any,
+    p: int,
+    *,
+    mode: Literal["decimal", "exact"] = "decimal",
+    digits: int | None = None,
+    fractions: bool = False,
+    threads: int | None = None,
+) -> ChunkResult:
+    """``approximate(x, p, dtype=int64)`` -> ``to_float(num, den, digits, dtype=x.dtype)``, in one pass.
+
+    The same arguments, checks and error messages as :func:`fastfrac.approximate`
+    with ``dtype=numpy.int64`` (a ValueError names the first NaN or infinity,
+    or the first numerator beyond int64, with its index in x's shape); the
+    values equal the composition's bit for bit, and the errors and bits
+    equal :func:`fastfrac._bits.max_errors` and
+    :func:`fastfrac._bits.fraction_bits` on it.  ``fractions=True`` also
+    returns the int64 fractions (only a container writer needs them).
+    The result does not depend on ``threads``.
+
+    >>> r = approximate_chunk(np.float32([0.1, 3.14159274, -0.5]), 2, digits=4)
+    >>> r.values, r.bits
+    (array([ 0.1  ,  3.143, -0.5  ], dtype=float32), 19)
+    """
+    exact = check_mode(mode)
+    p = check_p(p, _INT64)
+    if digits is not None:
+        check_positive(digits, "digits", expected="a positive integer or None")
+    arr = as_floats(x)
+    n_threads = thread_count(threads)
+    values = flat(arr)
+    out = np.empty_like(values)
+    # Beyond 17 digits every double is kept; the cap keeps C's int in range (as to_float).
+    n_digits = 0 if digits is None else min(int(digits), 1000)
+    core = kernels()
+    status, index, max_abs, max_rel, bits, num, den = core.fused(
+        values, p, exact, n_digits, out, bool(fractions), n_threads
+    )
+    if status == core.FUSED_NONFINITE:
+        check_finite(arr)  # counts them and raises the usual message
+    if status == core.FUSED_OVERFLOW:
+        raise_overflow(arr, index, _INT64)
+    kept = None if num is None else Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
+    return ChunkResult(out.reshape(arr.shape), float(max_abs), float(max_rel), int(bits), kept)
