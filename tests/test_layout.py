@@ -26,7 +26,8 @@ PACKAGE = Path(fastfrac.__file__).resolve().parent
 ROOMS = [
     ("core", {"fastfrac", "fastfrac.approximation", "fastfrac.reference", "fastfrac._core",
               "fastfrac._types", "fastfrac._inputs", "fastfrac._bits", "fastfrac._tables",
-              "fastfrac._errors", "fastfrac._precision", "fastfrac._isa", "fastfrac._progress"}),
+              "fastfrac._errors", "fastfrac._precision", "fastfrac._isa", "fastfrac._progress",
+              "fastfrac._fused"}),
     ("files", {"fastfrac._io"}),
     ("models", {"fastfrac.keras", "fastfrac.tflite", "fastfrac.kline", "fastfrac.search",
                 "fastfrac.transformer"}),
