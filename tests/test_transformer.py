@@ -199,3 +199,16 @@ def test_the_tflite_baseline_converts_with_its_weights(minilm: Path) -> None:
     got = transformer.embed_tflite(model, encoder, texts)
     cos = np.sum(got * transformer.embed(encoder, texts), axis=1)
     assert np.all(cos > 0.95) and np.all(cos < 1 - 1e-6)
+
+
+def test_search_over_the_families_on_a_slice(minilm: Path) -> None:
+    """fastfrac.search over the six families with the minimum cosine, on 5 sentences."""
+    sample, results = transformer.search_families(minilm, n_sentences=5, ps=(1,), tolerances=(0.001,))
+    ((tolerance, result),) = results
+    assert len(sample.texts) == 5 and tolerance == 0.001
+    assert result.original == pytest.approx(1.0, abs=1e-6)
+    assert result.limit == pytest.approx(result.original - 0.001)
+    assert result.best.metric >= result.limit
+    assert set(result.best.precision) == set(transformer.FAMILIES)
+    assert result.evaluations == len(result.evaluated) >= 1 + len(transformer.FAMILIES)
+    assert result.best.bits_per_weight < 32
