@@ -31,6 +31,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from peak import run_measured
 from test_cli import ENV, error_line, run, start_and_wait_for_temp
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -351,12 +352,6 @@ def test_numpy_itself_refuses_what_is_refused(tmp_path: Path) -> None:
 # -- 5. the memory bomb ---------------------------------------------------------------------
 
 
-_RSS = """
-import resource, subprocess, sys
-done = subprocess.run([sys.executable, "-m", "fastfrac", *sys.argv[1:]], capture_output=True, text=True)
-sys.stderr.write(done.stderr)
-print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-"""
 
 
 def test_declared_huge_npy_header_memory(tmp_path: Path) -> None:
@@ -369,13 +364,11 @@ def test_declared_huge_npy_header_memory(tmp_path: Path) -> None:
         for _ in range(2**30 // len(block)):
             member.write(block)
     assert src.stat().st_size < 2 << 20
-    done = subprocess.run([sys.executable, "-c", _RSS, "approximate", str(src), "-o",
-                           str(tmp_path / "out.npz"), "-p", "2"],
-                          capture_output=True, text=True, env=ENV, timeout=600, check=False)
-    status, peak_kb = map(int, done.stdout.split())
-    assert status == 1 and "over NumPy's limit of 10000" in done.stderr, done.stderr
-    print(f"peak RSS {peak_kb / 1024:.0f} MB")
-    assert peak_kb <= 200 * 1024
+    done, peak_mb = run_measured([sys.executable, "-m", "fastfrac", "approximate", str(src), "-o",
+                                  str(tmp_path / "out.npz"), "-p", "2"], env=ENV, timeout=600)
+    assert done.returncode == 1 and "over NumPy's limit of 10000" in done.stderr, done.stderr
+    print(f"peak RSS {peak_mb:.0f} MB")
+    assert peak_mb <= 200
 
 
 # -- 6. signals -----------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from peak import run_measured
 
 BUDGET_MB = 512  # stated in the README and in approximate --help
 
@@ -24,11 +24,10 @@ def test_memory_peak_rss_of_a_2gb_safetensors_file_stays_under_the_budget(tmp_pa
             f.write(len(header).to_bytes(8, "little") + header)
             for _ in range(count // 2**24):  # streamed: the test itself stays small too
                 f.write(rng.normal(0, 0.05, 2**24).astype(np.float32).tobytes())
-        run = subprocess.run([sys.executable, "-m", "fastfrac", "approximate", str(path),
-                              "-o", str(tmp_path / "out.safetensors"), "-p", "2", "-q"],
-                             capture_output=True, text=True, timeout=900)
+        run, peak_mb = run_measured([sys.executable, "-m", "fastfrac", "approximate", str(path),
+                                     "-o", str(tmp_path / "out.safetensors"), "-p", "2", "-q"],
+                                    timeout=900)
         assert run.returncode == 0, run.stderr
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
         print(f"peak RSS {peak_mb:.0f} MB for a {4 * count >> 20} MB file")
         assert peak_mb < BUDGET_MB
     finally:
