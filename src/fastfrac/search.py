@@ -149,15 +149,8 @@ class _Approximations:
         num, den = self.tensor(name, int(option)).fractions  # type: ignore[misc]
         return fraction_bits(num, den)
 
-    def arrays(self, assignment: Mapping[str, Option]) -> dict[str, np.ndarray]:
-        """Every tensor: approximated where ``assignment`` (tensor -> option) says, else as given."""
-        out = {}
-        for name, w in self.weights.items():
-            option = assignment.get(name, KEEP)
-            out[name] = w if option == KEEP or not approximable(w.dtype) else self.tensor(name, int(option)).values
-        return out
-
     def tensors(self, assignment: Mapping[str, Option]) -> list[Tensor]:
+        """Every tensor: approximated where ``assignment`` (tensor -> option) says, else as given."""
         out = []
         for name, w in self.weights.items():
             option = assignment.get(name, KEEP)
@@ -166,6 +159,10 @@ class _Approximations:
             else:
                 out.append(self.tensor(name, int(option)))
         return out
+
+    def arrays(self, assignment: Mapping[str, Option]) -> dict[str, np.ndarray]:
+        """The values of :meth:`tensors`, by name (what ``evaluate`` receives)."""
+        return {t.name: t.values for t in self.tensors(assignment)}
 
 
 @dataclass(frozen=True)
