@@ -22,6 +22,7 @@ import pytest
 import fastfrac
 from fastfrac import reference
 from fastfrac._isa import core as _core
+from fastfrac._inputs import check_finite
 from fastfrac._types import BFLOAT16, FLOAT16
 
 import corpora
@@ -121,6 +122,24 @@ def test_non_finite_halves_are_the_usual_error(name) -> None:
     x = np.array([0.5, np.inf, np.nan], dtype=HALVES[name])
     with pytest.raises(ValueError, match=r"2 non-finite values.*index \(1,\)"):
         fastfrac.approximate(x, 2)
+
+
+@pytest.mark.parametrize("name", HALVES)
+def test_every_non_finite_pattern_is_refused_and_no_finite_one(name) -> None:
+    # The half types' finiteness is a bit test (NumPy's isfinite widens each
+    # element); every one of the 65536 patterns, alone, against float32's verdict.
+    patterns = np.arange(65536, dtype=np.uint16).view(HALVES[name])
+    verdict = np.isfinite(patterns.astype(np.float32))
+    refused = []
+    for value in patterns:
+        try:
+            check_finite(np.array([value]))
+        except ValueError:
+            refused.append(True)
+        else:
+            refused.append(False)
+    assert np.array_equal(~verdict, np.array(refused))
+    assert 0 < (~verdict).sum() < 65536
 
 
 def test_uint16_bit_patterns_are_refused() -> None:
