@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastfrac.reference
+from fastfrac._io.container import open_container
 from fastfrac.cli import main
 
 _TYPES = {"float32": "F32", "int64": "I64"}
@@ -200,12 +202,15 @@ def test_checkpoint_fractions_directory_one_container_per_shard(tmp_path) -> Non
                  "--fractions", str(tmp_path / "fr"), "-q"]) == 0
     index = json.loads((tmp_path / "fr" / "fractions.index.json").read_text())
     assert index["format"] == "fastfrac-fractions-index" and index["version"] == 1
-    assert sorted(index["containers"].values()) == sorted(p.name for p in (tmp_path / "fr").glob("*.npz"))
-    assert index["containers"]["model-00001-of-00003.safetensors"] == "model-00001-of-00003.fractions.npz"
-    assert index["weight_map"]["layers.2.norm"] == "model-00003-of-00003.fractions.npz"
+    assert sorted(index["containers"].values()) == sorted(p.name for p in (tmp_path / "fr").glob("*.ffc"))
+    assert index["containers"]["model-00001-of-00003.safetensors"] == "model-00001-of-00003.fractions.ffc"
+    assert index["weight_map"]["layers.2.norm"] == "model-00003-of-00003.fractions.ffc"
     assert "step" not in index["weight_map"]  # integer: copied, only in OUT
-    data = np.load(tmp_path / "fr" / "model-00002-of-00003.fractions.npz")
-    assert {"layers.1.weight.num", "layers.1.weight.den"} <= set(data.files)
+    with open_container(tmp_path / "fr" / "model-00002-of-00003.fractions.ffc") as container:
+        assert container.version == 3 and "layers.1.weight" in {t["name"] for t in container.tensors}
+        shard = tmp_path / "ck" / "model-00002-of-00003.safetensors"
+        assert container.source == {"file": shard.name, "bytes": shard.stat().st_size,
+                                    "sha256": hashlib.sha256(shard.read_bytes()).hexdigest()}
 
 
 def test_checkpoint_spec_resolves_over_all_shards(tmp_path, capsys) -> None:

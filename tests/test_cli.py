@@ -832,3 +832,66 @@ def test_optimizer_state_is_counted_apart_and_reached_only_by_its_exact_path(ker
     rows = report_rows(tmp_path / "c.json")
     assert rows[name]["p"] == 3 and "copied" not in rows[name]
     assert sum("copied" not in r for r in rows.values() if r.get("optimizer")) == 1
+
+
+# -- fastfrac restore: approximate's OUT again, from the container and IN ------------------
+
+
+def restore_round_trip(src: Path, tmp_path: Path, spec: str, suffix: str, *extra: object) -> None:
+    """approximate IN -o OUT --fractions C, then restore C --like IN -o MODEL: MODEL == OUT, bytes."""
+    out, model = tmp_path / f"out{suffix}", tmp_path / f"restored{suffix}"
+    container = tmp_path / "fr.ffc"
+    ok("approximate", src, "-o", out, "-p", spec, "--fractions", container, "-q", *extra)
+    done = ok("restore", container, "--like", src, "-o", model)
+    assert "tensors restored from" in done.stdout
+    assert model.read_bytes() == out.read_bytes()
+    # And from a version 2 container of the same run.
+    ok("approximate", src, "-o", tmp_path / f"out2{suffix}", "-p", spec,
+       "--fractions", tmp_path / "fr.npz", "-q", *extra)
+    ok("restore", tmp_path / "fr.npz", "--like", src, "-o", tmp_path / f"restored2{suffix}")
+    assert (tmp_path / f"restored2{suffix}").read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize("name", ("model.keras", "model.h5"))
+def test_restore_keras_files_bit_identical(keras_files, tmp_path, name) -> None:
+    restore_round_trip(keras_files / name, tmp_path, KERAS_SPEC, Path(name).suffix)
+
+
+def test_restore_safetensors_bit_identical(st_file, tmp_path) -> None:
+    src, _ = st_file
+    restore_round_trip(src, tmp_path, ST_SPEC, ".safetensors", "--mode", "exact")
+
+
+def test_restore_npz_bit_identical(tmp_path) -> None:
+    rng = np.random.default_rng(9)
+    np.savez(tmp_path / "in.npz", a=rng.normal(0, 0.05, (300, 70)).astype(np.float32),
+             f=np.asfortranarray(rng.normal(0, 2.0, (30, 40))), n=np.arange(3),
+             big=rng.normal(0, 0.05, 2**20 + 7).astype(np.float32))  # two frames, two chunks
+    restore_round_trip(tmp_path / "in.npz", tmp_path, "a=1,f=5,3", ".npz", "--digits", "exact")
+
+
+def test_restore_refuses_another_file(tmp_path) -> None:
+    rng = np.random.default_rng(10)
+    np.savez(tmp_path / "in.npz", a=rng.normal(0, 0.05, 50).astype(np.float32))
+    np.savez(tmp_path / "other.npz", a=rng.normal(0, 0.05, 50).astype(np.float32))
+    np.savez(tmp_path / "shape.npz", a=rng.normal(0, 0.05, 51).astype(np.float32))
+    np.savez(tmp_path / "name.npz", b=rng.normal(0, 0.05, 50).astype(np.float32))
+    ok("approximate", tmp_path / "in.npz", "-o", tmp_path / "out.npz", "-p", "2",
+       "--fractions", tmp_path / "fr.ffc", "-q")
+    ok("approximate", tmp_path / "in.npz", "-o", tmp_path / "out2.npz", "-p", "2",
+       "--fractions", tmp_path / "fr.npz", "-q")
+    before = sorted(os.listdir(tmp_path))
+    cases = [
+        ("fr.ffc", "other.npz", "fr.ffc was made from: SHA-256"),
+        ("fr.npz", "shape.npz", "has shape [51] in"),
+        ("fr.ffc", "name.npz", "holds tensor 'a', which"),
+        ("in.npz", "in.npz", "is the same file as IN"),
+        ("out.npz", "in.npz", "is not a fastfrac fractions container"),
+    ]
+    for container, like, message in cases:
+        got = run("restore", tmp_path / container, "--like", tmp_path / like, "-o", tmp_path / "m.npz")
+        assert got.returncode == 1
+        assert message in error_line(got.stderr, "restore"), (container, like)
+    got = run("restore", tmp_path / "fr.ffc", "--like", tmp_path / "in.npz", "-o", tmp_path / "m.h5")
+    assert "must be a npz file like IN" in error_line(got.stderr, "restore")
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written, nothing left

@@ -233,7 +233,7 @@ def container_meta(path) -> dict:
 
 def test_container_round_trips_exactly(small_model, tmp_path) -> None:
     approximated, report = fk.approximate_model(small_model, {"dense*": 2, "conv1d": 9})
-    path = tmp_path / "weights.fractions"  # no suffix is added
+    path = tmp_path / "weights.fractions.npz"  # version 2: NumPy reads it
     size = fk.save_fractions(report, path)
     assert size == path.stat().st_size
     assert fk.save_fractions(approximated, tmp_path / "b.npz") == size  # the model finds its report

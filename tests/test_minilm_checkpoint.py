@@ -117,3 +117,18 @@ def test_approximate_the_sharded_bfloat16_checkpoint(sharded: Path, tmp_path: Pa
             assert want.tobytes() == y[pick].tobytes(), name
             checked += pick.size
     assert checked > 1000
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_restore_the_sharded_bfloat16_checkpoint(sharded: Path, tmp_path: Path) -> None:
+    out, fr, back = tmp_path / "out", tmp_path / "fr", tmp_path / "back"
+    done = fastfrac("approximate", sharded, "-o", out, "-p", "2", "--fractions", fr, "-q")
+    assert done.returncode == 0, done.stderr
+    assert len(list(fr.glob("*.fractions.ffc"))) == 3
+    done = fastfrac("restore", fr, "--like", sharded, "-o", back, "-q")
+    assert done.returncode == 0, done.stderr
+    assert tree(back) == tree(out)  # every shard, the index and every other file, bit for bit

@@ -77,11 +77,21 @@ SPEC, a comma-separated list of items:
   In Keras files a layer's name covers all its weights (a Bidirectional
   layer's two LSTMs included); optimizer state is never changed.
 
-what is approximated: float32 and float64 tensors.  Integer tensors are
-copied exactly.  A tensor of another float type (float16 and bfloat16, not
-supported yet; float8...) is copied unchanged, and the report says why, when
-only a glob or the bare P reaches it; a SPEC item naming it (or its layer)
-exactly is an error.  Weights must be finite.
+what is approximated: float16, bfloat16, float32 and float64 tensors, each
+written back in its own type.  Integer tensors are copied exactly.  A tensor
+of another float type (float8, float4...) is copied unchanged, and the
+report says why, when only a glob or the bare P reaches it; a SPEC item
+naming it (or its layer) exactly is an error.  Weights must be finite.
+
+--fractions FILE: the fractions container of the approximated tensors
+(num/den in the narrowest integer types, with each tensor's shape, dtype, p
+and digits, and IN's size and SHA-256), from which 'fastfrac restore'
+rebuilds OUT.  Its version follows its name: FILE.ffc (or any name not
+ending in .npz) is version 3, Zstandard-compressed frames, the smaller and
+faster one, which numpy.load does not read; FILE.npz is version 2, a ZIP of
+deflated .npy members as numpy.savez_compressed writes.  Both are read by
+fastfrac.keras.load_fractions and 'fastfrac restore'.  The summary gives its
+bytes and bits per parameter beside IN's bytes and a 16-bit copy's.
 
 checkpoints: every shard is rewritten under its own name and the index kept
 with the same weight_map; a shard or tensor the index names but the shards
@@ -91,8 +101,9 @@ files of other formats (*.bin, *.pt, *.gguf, onnx/...) are copied and listed
 as not approximated.  SPEC resolves over the tensors of all shards.  OUT is
 built as .OUT.fastfrac-PID-XXXXXXXX.tmpdir beside it and renamed when
 complete.  --fractions DIR: one container per shard,
-<shard stem>.fractions.npz, and fractions.index.json (format, version, mode,
-containers: shard -> container, weight_map: tensor -> container).
+<shard stem>.fractions.ffc (version 3), and fractions.index.json (format,
+version, mode, containers: shard -> container, weight_map: tensor ->
+container).
 
 memory: data is read by chunks (pread) and written as produced; resident
 memory stays within 512 MB whatever the file's size.  Progress counts bytes
@@ -102,7 +113,7 @@ examples:
   fastfrac approximate ./checkpoint/ -o ./checkpoint-p2/ -p '2,*norm*=-' --fractions ./fr/
   fastfrac approximate model.keras -o small.keras -p conv1d=4,bidirectional=2,dense=2,dense_1=4
   fastfrac approximate model.safetensors -o out.safetensors -p '3,*.bias=-' --json report.json
-  fastfrac approximate weights.npz -o out.npz -p 4 --mode exact --digits exact --fractions f.npz
+  fastfrac approximate weights.npz -o out.npz -p 4 --mode exact --digits exact --fractions f.ffc
 
 OUT (and FILE of --fractions/--json) is written under a temporary name
 (.NAME.fastfrac-PID-XXXXXXXX.tmp, in the same folder) and renamed when
@@ -117,6 +128,33 @@ refused before anything is written: an output that is IN or another output
 (by any spelling, symlink or hard link); HDF5 datasets with external storage,
 virtual datasets and external links (they would read or write other files);
 malformed headers (each error names the file, the tensor and the problem).
+Exit status: 0 done, 1 error, 2 bad usage.
+"""
+
+_RESTORE_HELP = """\
+Rebuild the model file that 'fastfrac approximate IN -o OUT --fractions
+CONTAINER' wrote, from CONTAINER and IN: every tensor the container holds is
+decoded from its num/den (rounded to the digits it records, in the tensor's
+own type), every other tensor, attribute, member and byte of metadata comes
+from IN.  MODEL is bit for bit the OUT that approximate wrote, so a model can
+be shipped as its container plus the original it was made from (or a file
+with the same skeleton: the same tensors, shapes and types).
+
+checked before anything is written: CONTAINER is a fastfrac fractions
+container (version 3 .ffc or version 2 .npz); every tensor it holds is in IN
+with the same shape and float type; a version 3 container's record of IN's
+size and SHA-256 matches IN (version 2 containers carry none).  MODEL must
+have IN's format and be neither IN nor CONTAINER.
+
+checkpoints: CONTAINER is the directory --fractions DIR wrote (one container
+per shard and fractions.index.json), IN the checkpoint directory, MODEL a new
+or empty directory: every shard restored, the index and every other file
+copied, the directory appearing at once or not at all.
+
+examples:
+  fastfrac approximate model.safetensors -o small.safetensors -p 2 --fractions small.ffc
+  fastfrac restore small.ffc --like model.safetensors -o small-again.safetensors
+  fastfrac restore ./fr/ --like ./checkpoint/ -o ./checkpoint-p2/
 Exit status: 0 done, 1 error, 2 bad usage.
 """
 
@@ -312,12 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     approx.add_argument("--mode", choices=("decimal", "exact"), default="decimal",
                         help="value approximated: the shortest decimal printing x (default, "
                              "the research script's str(x)) or x's exact binary value")
-    approx.add_argument("--fractions", metavar="FILE.npz|DIR", type=Path,
-                        help="also write the fractions container of the approximated tensors: "
-                             "<tensor>.num and <tensor>.den in the narrowest integer types, "
-                             "compressed, with a JSON key __fastfrac__ giving each tensor's "
-                             "shape, dtype, p and digits (copied tensors are only in OUT); "
-                             "fastfrac.keras.load_fractions reads it; a directory for a checkpoint")
+    approx.add_argument("--fractions", metavar="FILE.ffc|FILE.npz|DIR", type=Path,
+                        help="also write the fractions container of the approximated tensors "
+                             "(see --fractions above): version 3 for .ffc, version 2 (what "
+                             "numpy.load reads) for .npz; a directory for a checkpoint; "
+                             "'fastfrac restore' rebuilds OUT from it and IN")
     approx.add_argument("--json", metavar="FILE", type=Path,
                         help="write the per-tensor report (errors, bits per value, time, "
                              "why tensors were copied) as JSON; - for stdout")
@@ -326,6 +363,25 @@ def build_parser() -> argparse.ArgumentParser:
                              "implies --progress none")
     _add_progress(approx)
     approx.set_defaults(run=_run_approximate)
+
+    restore = commands.add_parser(
+        "restore", parents=[common], formatter_class=formatter,
+        help="rebuild approximate's OUT from a fractions container and the original model file",
+        description=_RESTORE_HELP,
+    )
+    restore.add_argument("container", metavar="CONTAINER", type=Path,
+                         help="a fractions container (.ffc, .npz) or a --fractions directory")
+    restore.add_argument("--like", metavar="IN", type=Path, required=True,
+                         help="the model file (or checkpoint directory) the container was made from")
+    restore.add_argument("-o", "--output", metavar="MODEL", type=Path, required=True,
+                         help="the model file to write (IN's format; a new or empty directory "
+                              "for a checkpoint)")
+    restore.add_argument("--json", metavar="FILE", type=Path,
+                         help="write the per-tensor report as JSON; - for stdout")
+    restore.add_argument("-q", "--quiet", action="store_true",
+                         help="no progress and no summary; implies --progress none")
+    _add_progress(restore)
+    restore.set_defaults(run=_run_restore)
 
     inspect = commands.add_parser(
         "inspect", parents=[common], formatter_class=formatter,
@@ -502,6 +558,30 @@ def _run_approximate(args: argparse.Namespace) -> int:
     if not args.quiet:
         # stdout belongs to the JSON when --json - is given.
         print(summary(report), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(report_json(report))
+    return 0
+
+
+def _run_restore(args: argparse.Namespace) -> int:
+    from fastfrac._io.checkpoint import is_checkpoint
+    from fastfrac._io.paths import STDOUT
+    from fastfrac._io.rewrite import report_json
+    from fastfrac._io.restore import restore_checkpoint, restore_file
+
+    _must_exist(args.container, "CONTAINER")
+    _must_exist(args.like, "IN")
+    to_stdout = args.json is not None and str(args.json) == STDOUT
+    json_path = None if to_stdout else args.json
+    _warn_leftovers([p for p in (args.output, json_path) if p is not None])
+    run = restore_checkpoint if is_checkpoint(args.like) else restore_file
+    report = run(args.container, args.like, args.output, json_path=json_path,
+                 progress="none" if args.quiet else args.progress)
+    if not args.quiet:
+        t = report["totals"]
+        print(f"{report['output']}: {t['restored_tensors']} of {t['tensors']} tensors restored "
+              f"from {report['container']} ({t['restored_values']:,} values) in "
+              f"{t['seconds']:.2f} s", file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report_json(report))
     return 0

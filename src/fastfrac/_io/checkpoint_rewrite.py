@@ -8,7 +8,7 @@ Ctrl-C, SIGTERM or SIGHUP remove it; a run killed by SIGKILL leaves it, and
 the next run names it).
 
 ``--fractions DIR`` writes DIR the same way: one fractions container per
-shard, ``<shard stem>.fractions.npz`` (:mod:`fastfrac._io.container`), and
+shard, ``<shard stem>.fractions.ffc`` (:mod:`fastfrac._io.container`, version 3), and
 ``fractions.index.json``, whose keys are:
 
 - ``format``: ``"fastfrac-fractions-index"``; ``version``: 1;
@@ -33,15 +33,16 @@ from fastfrac._errors import UserError
 from fastfrac._inputs import thread_count
 from fastfrac._io.atomic import AtomicOutputs
 from fastfrac._io.checkpoint import Checkpoint, open_checkpoint
-from fastfrac._io.container import ContainerWriter
-from fastfrac._io.rewrite import _refuse_named_unsupported, report_json, rewrite_model
+from fastfrac._io.container import SUFFIX, VERSION, ContainerWriter
+from fastfrac._io.rewrite import _refuse_named_unsupported, report_json, rewrite_model, size_totals
 from fastfrac._io.sizes import tensor_bytes
+from fastfrac._io.source import SourceDigest
 from fastfrac._io.spec import Spec
 from fastfrac._precision import Digits
 from fastfrac._progress import BYTES, Progress
 from fastfrac.approximation import openmp_enabled, selected_isa
 
-__all__ = ["FRACTIONS_INDEX", "approximate_checkpoint", "check_output_directory"]
+__all__ = ["FRACTIONS_INDEX", "approximate_checkpoint", "check_output_directory", "copy_skeleton"]
 
 FRACTIONS_INDEX = "fractions.index.json"
 
@@ -83,6 +84,17 @@ def _copy_other(src: Path, dst: Path) -> None:
         return
     shutil.copyfile(src, dst)  # follows file symlinks: Hugging Face caches link to blobs
     shutil.copymode(src, dst)
+
+
+def copy_skeleton(ckpt: Checkpoint, out: Path) -> None:
+    """Into ``out``: the checkpoint's index (if any) and every file that is not a shard."""
+    if ckpt.index is not None:
+        assert ckpt.index_data is not None
+        # The same weight_map and metadata: shards keep their names and tensors.
+        (out / ckpt.index.name).write_text(
+            json.dumps(ckpt.index_data, indent=2) + "\n", encoding="utf-8")
+    for rel in ckpt.others:
+        _copy_other(ckpt.root / rel, out / rel)
 
 
 def approximate_checkpoint(
@@ -144,16 +156,19 @@ def approximate_checkpoint(
             show.start("approximating", total=total, unit=BYTES)
             for shard in ckpt.shards:
                 name = shard.path.name
-                container_name = f"{Path(name).stem}.fractions.npz"
+                container_name = f"{Path(name).stem}.fractions{SUFFIX}"
                 writer = (
-                    ContainerWriter(frac_tmp / container_name, mode=mode)
+                    ContainerWriter(frac_tmp / container_name, mode=mode, version=VERSION)
                     if frac_tmp is not None else contextlib.nullcontext()
                 )
+                digest = SourceDigest(shard.path) if frac_tmp is not None else None
                 with writer as w:
                     shard_tensor_rows = rewrite_model(
                         shard, out_tmp / name, chosen, spec, digits=digits, mode=mode,
                         writer=w, show=show,
                     )
+                    if w is not None and digest is not None:
+                        w.source = digest.result()
                 if frac_tmp is not None:
                     containers[name] = container_name
                     frac_map.update({r["name"]: container_name for r in shard_tensor_rows
@@ -161,13 +176,7 @@ def approximate_checkpoint(
                 rows += [{"name": r["name"], "file": name, **r} for r in shard_tensor_rows]
                 shard_rows.append(_shard_row(name, shard_tensor_rows, shard.path,
                                              out_tmp / name))
-        if ckpt.index is not None:
-            assert ckpt.index_data is not None
-            # The same weight_map and metadata: shards keep their names and tensors.
-            (out_tmp / ckpt.index.name).write_text(
-                json.dumps(ckpt.index_data, indent=2) + "\n", encoding="utf-8")
-        for rel in ckpt.others:
-            _copy_other(ckpt.root / rel, out_tmp / rel)
+        copy_skeleton(ckpt, out_tmp)
         if frac_tmp is not None:
             (frac_tmp / FRACTIONS_INDEX).write_text(json.dumps({
                 "format": "fastfrac-fractions-index", "version": 1, "mode": mode,
@@ -175,6 +184,8 @@ def approximate_checkpoint(
             }, indent=2) + "\n", encoding="utf-8")
         report = _report(ckpt, src, dst, spec, digits, mode, fractions_dir, rows, shard_rows,
                          time.perf_counter() - started)
+        containers_written = [] if frac_tmp is None else [frac_tmp / n for n in containers.values()]
+        report["totals"].update(size_totals(all_tensors, containers_written or [None]))
         if json_tmp is not None:
             json_tmp.write_text(report_json(report), encoding="utf-8")
     return report

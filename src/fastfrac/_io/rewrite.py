@@ -23,10 +23,11 @@ from fastfrac._bits import combine_rows
 from fastfrac._errors import UserError
 from fastfrac._inputs import thread_count
 from fastfrac._io.atomic import AtomicOutputs
-from fastfrac._io.container import ContainerWriter
+from fastfrac._io.container import ContainerWriter, version_for
 from fastfrac._io.formats import OPTIMIZER_COPIED, ModelFile, TensorInfo, detect_format
 from fastfrac._io.sizes import tensor_bytes
 from fastfrac._io.paths import check_paths
+from fastfrac._io.source import SourceDigest
 from fastfrac._io.spec import Spec, parse_spec
 from fastfrac._io.tensor_job import TensorJob
 from fastfrac._precision import Digits, digits_for
@@ -45,6 +46,7 @@ __all__ = [
     "choose_units",
     "report_json",
     "rewrite_model",
+    "size_totals",
     "summary",
     "tensor_choice",
 ]
@@ -272,12 +274,13 @@ def approximate_file(
         _refuse_named_unsupported(model.tensors, spec, fmt.noun)
         total = sum(tensor_bytes(t) for t in model.tensors)
         container = (
-            ContainerWriter(fractions_tmp, mode=mode)
+            ContainerWriter(fractions_tmp, mode=mode, version=version_for(fractions))
             if fractions_tmp is not None
             else contextlib.nullcontext()
         )
         show = Progress(progress if total else "none", prefix="fastfrac approximate",
                         transient=True)
+        digest = SourceDigest(src) if fractions_tmp is not None else None
         with container as writer, show:
             show.start("approximating", total=total, unit=BYTES)
             with _damaged(src):
@@ -285,6 +288,8 @@ def approximate_file(
                     model, out_tmp, chosen, spec, digits=digits, mode=mode, writer=writer,
                     show=show, layers=fmt.noun == "layer",
                 )
+            if writer is not None and digest is not None:
+                writer.source = digest.result()
         report = {
             "kernel": {
                 "isa": selected_isa(),
@@ -300,9 +305,32 @@ def approximate_file(
             "tensors": tensor_rows,
             "totals": _totals(tensor_rows, src, out_tmp, time.perf_counter() - started),
         }
+        report["totals"].update(size_totals(model.tensors, [fractions_tmp]))
         if json_tmp is not None:
             json_tmp.write_text(report_json(report), encoding="utf-8")
     return report
+
+
+def size_totals(tensors: list[TensorInfo], containers: list[Path | None]) -> dict[str, Any]:
+    """What a container's size means: bytes, bits per parameter, and a 16-bit copy's bytes.
+
+    ``parameters`` counts every tensor's values; ``half_copy_bytes`` is the
+    tensor data of the same file with every float tensor in 2 bytes a value
+    (float16 or bfloat16) and the others as they are: arithmetic, the
+    baseline a user would otherwise pick.  ``fractions_bytes`` and
+    ``fractions_bits_per_parameter`` are None without a container.
+    """
+    parameters = sum(t.size for t in tensors)
+    half = sum(2 * t.size if t.float_type is not None else tensor_bytes(t) for t in tensors)
+    given = [c for c in containers if c is not None]
+    size = sum(c.stat().st_size for c in given) if given else None
+    return {
+        "parameters": parameters,
+        "half_copy_bytes": half,
+        "fractions_bytes": size,
+        "fractions_bits_per_parameter": (8 * size / parameters
+                                         if size is not None and parameters else None),
+    }
 
 
 def report_json(report: dict[str, Any]) -> str:
@@ -356,6 +384,13 @@ def summary(report: dict[str, Any]) -> str:
         f"({report['kernel']['isa']} kernel, {report['kernel']['threads']} threads)",
         f"{format_quality(t)}; {t['input_bytes']:,} -> {t['output_bytes']:,} bytes",
     ]
+    if t.get("fractions_bytes") is not None:
+        lines.append(
+            f"fractions container: {t['fractions_bytes']:,} bytes, "
+            f"{t['fractions_bits_per_parameter']:.2f} bits per parameter over all "
+            f"{t['parameters']:,}; beside IN's {t['input_bytes']:,} bytes and a float16/bfloat16 "
+            f"copy's {t['half_copy_bytes']:,} (tensor data)"
+        )
     if "shards" in report:  # a checkpoint directory
         lines.append(f"{t['shards']} shard(s) rewritten; {len(report['copied_files'])} other "
                      f"file(s) copied byte for byte")
