@@ -6,7 +6,9 @@ object index was corrupt, and ``attrs["name"]`` did not return in 100 s.
 No Python-level timeout can interrupt such a call (h5py holds its lock and
 the GIL), so the Keras reader does its metadata reads in a child process
 that is killed at the deadline, and reports a one-line error instead of
-hanging.  The child is forked, not spawned, so it costs a few milliseconds
+hanging.  HDF5 can also crash outright (a segfault in H5Dwrite on damaged
+chunk storage, also found by the fuzzer): the child's death by a signal is
+reported the same way.  The child is forked, not spawned, so it costs a few milliseconds
 and needs no re-import; it only reads and sends back a pickled result.
 Where ``os.fork`` does not exist the call simply runs in-process.
 """
@@ -40,11 +42,17 @@ def _seconds() -> float:
     return value if value > 0 else DEFAULT_SECONDS
 
 
-def call_with_deadline(work: Callable[[], T], on_timeout: Callable[[float], BaseException]) -> T:
+def call_with_deadline(
+    work: Callable[[], T],
+    on_timeout: Callable[[float], BaseException],
+    on_crash: Callable[[int], BaseException] | None = None,
+) -> T:
     """``work()``'s result (or its exception), computed in a child killed after the deadline.
 
     ``on_timeout(seconds)`` makes the exception raised when the child did not
-    finish in time.  The result must be picklable.
+    finish in time, ``on_crash(signal number)`` the one raised when the child
+    died of a signal (HDF5 can segfault on a damaged file).  The result must
+    be picklable.
 
     >>> call_with_deadline(lambda: 6 * 7, lambda s: TimeoutError(s))
     42
@@ -87,8 +95,10 @@ def call_with_deadline(work: Callable[[], T], on_timeout: Callable[[float], Base
             chunks.append(chunk)
     finally:
         os.close(read_end)
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
     if not chunks:
+        if os.WIFSIGNALED(status) and on_crash is not None:
+            raise on_crash(os.WTERMSIG(status))
         raise RuntimeError("the reading process ended without a result")
     status, value = pickle.loads(b"".join(chunks))
     if status == "error":

@@ -284,6 +284,47 @@ def _rewrite_h5(h5_path: Path, tensors: list[TensorInfo], start_job: StartJob, s
         raise UserError(f"{shown}: the HDF5 file is damaged ({_one_line(exc)})") from None
 
 
+def _write_back_here(h5_path: Path, copy: Path, tensors: list[TensorInfo], shown: Path) -> None:
+    import h5py
+
+    shutil.copyfile(h5_path, copy)
+    try:
+        with h5py.File(copy, "r+") as f:
+            for tensor in tensors:
+                if tensor.float_type is None:
+                    continue
+                ds = f[tensor.name]
+                for selection in blocks(tensor.shape):
+                    ds[selection] = ds[selection]
+    except _H5_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
+        raise UserError(f"{shown}: the HDF5 file is damaged ({_one_line(exc)})") from None
+
+
+def _probe_writes(h5_path: Path, copy: Path, tensors: list[TensorInfo], shown: Path) -> None:
+    """Write every float dataset of a copy back with its own values, in a forked child.
+
+    HDF5 segfaults inside H5Dwrite on some damaged chunk storage (found by the
+    fuzzer); in the command's own process that would kill it with no message
+    and no cleanup.  The child rehearses exactly the writes the rewrite makes,
+    so a crash there is a one-line error before anything is written.  Costs a
+    copy of the HDF5 file in scratch space and one read and write of its float
+    datasets (Keras files are small beside checkpoints).
+    """
+    call_with_deadline(
+        lambda: _write_back_here(h5_path, copy, tensors, shown),
+        lambda seconds: UserError(
+            f"{shown}: the HDF5 file is damaged (writing its datasets did not finish in "
+            f"{seconds:g} s; FASTFRAC_HDF5_DEADLINE sets the limit)"
+        ),
+        lambda signum: UserError(
+            f"{shown}: the HDF5 file is damaged (HDF5 crashed with signal {signum} writing "
+            "its datasets; nothing was written)"
+        ),
+    )
+
+
 class KerasFile:
     """A .keras archive or a Keras .h5 file: its weight datasets and a rewriting copier.
 
@@ -306,10 +347,12 @@ class KerasFile:
                     shutil.copyfileobj(fin, fout, 16 << 20)
         else:
             self._h5 = self.path
+        self._scratch = scratch
         self.tensors = _scan(self._h5, self.path)
 
     def rewrite(self, dst: str | os.PathLike[str], start_job: StartJob) -> None:
         """Write the model to ``dst`` with each weight approximated or copied as start_job says."""
+        _probe_writes(self._h5, self._scratch(".probe.h5"), self.tensors, self.path)
         if not self._archive:
             shutil.copyfile(self.path, dst)
             _rewrite_h5(Path(dst), self.tensors, start_job, self.path)
