@@ -311,17 +311,18 @@ def save_fractions(model_or_report: Any, path: str | os.PathLike[str]) -> int:
         The report of :func:`approximate_model`, or the model it returned.
         Any other model is written with every tensor kept as it is.
     path : str or path-like
-        The file to write (no suffix is added).  Every weight of the model is
-        in it, named ``<layer>/<weight path>`` (see :func:`tensor_names`):
-        approximated ones as ``<name>.num`` / ``<name>.den`` in the narrowest
-        integer types, the others as ``<name>`` in their own type (float32),
-        all compressed as ``numpy.savez_compressed`` does, with the metadata
-        described in :mod:`fastfrac._io.container`.
+        The file to write (no suffix is added): container version 3 (the
+        smaller; ``.ffc`` by convention) unless the name ends in ``.npz``,
+        which gives version 2, what ``numpy.load`` reads.  Every weight of
+        the model is in it, named ``<layer>/<weight path>`` (see
+        :func:`tensor_names`): approximated ones as num/den in the narrowest
+        integer types, the others in their own type (float32), with the
+        metadata described in :mod:`fastfrac._io.container`.
 
     Examples
     --------
     >>> small, report = approximate_model(model, 2)  # doctest: +SKIP
-    >>> save_fractions(report, "model.fractions.npz")  # doctest: +SKIP
+    >>> save_fractions(report, "model.ffc")  # doctest: +SKIP
     1262
     """
     if isinstance(model_or_report, ApproximationReport):
@@ -355,11 +356,12 @@ def load_fractions(path: str | os.PathLike[str]) -> FractionWeights:
     Raises
     ------
     ValueError
-        The file is not a fastfrac fractions container of this version.
+        The file is not a fastfrac fractions container (version 2 or 3), or
+        is damaged (the message says how).
 
     Examples
     --------
-    >>> weights = load_fractions("model.fractions.npz")  # doctest: +SKIP
+    >>> weights = load_fractions("model.ffc")  # doctest: +SKIP
     >>> weights.set_weights(keras.models.clone_model(model))  # doctest: +SKIP
     """
     return read(path)
