@@ -45,13 +45,15 @@ def _seconds() -> float:
 def call_with_deadline(
     work: Callable[[], T],
     on_timeout: Callable[[float], BaseException],
-    on_crash: Callable[[int], BaseException] | None = None,
+    on_crash: Callable[[str], BaseException] | None = None,
 ) -> T:
     """``work()``'s result (or its exception), computed in a child killed after the deadline.
 
     ``on_timeout(seconds)`` makes the exception raised when the child did not
-    finish in time, ``on_crash(signal number)`` the one raised when the child
-    died of a signal (HDF5 can segfault on a damaged file).  The result must
+    finish in time, ``on_crash(how)`` the one raised when the child ended
+    without a result (HDF5 can segfault on a damaged file): ``how`` is
+    ``"signal N"`` or ``"exit status N"`` (a signal handler of the process,
+    such as a fuzzer's, may turn the signal into an exit).  The result must
     be picklable.
 
     >>> call_with_deadline(lambda: 6 * 7, lambda s: TimeoutError(s))
@@ -97,8 +99,10 @@ def call_with_deadline(
         os.close(read_end)
         _, status = os.waitpid(pid, 0)
     if not chunks:
-        if os.WIFSIGNALED(status) and on_crash is not None:
-            raise on_crash(os.WTERMSIG(status))
+        if on_crash is not None:
+            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exit status {os.waitstatus_to_exitcode(status)}")
+            raise on_crash(how)
         raise RuntimeError("the reading process ended without a result")
     status, value = pickle.loads(b"".join(chunks))
     if status == "error":

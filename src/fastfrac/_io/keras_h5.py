@@ -205,6 +205,8 @@ def _scan(h5_path: Path, shown: Path) -> list[TensorInfo]:
             f"{shown}: the HDF5 file is damaged (reading its metadata did not finish in "
             f"{seconds:g} s)"
         ),
+        lambda how: UserError(f"{shown}: the HDF5 file is damaged (HDF5 crashed reading its "
+                              f"metadata, {how})"),
     )
 
 
@@ -318,9 +320,9 @@ def _probe_writes(h5_path: Path, copy: Path, tensors: list[TensorInfo], shown: P
             f"{shown}: the HDF5 file is damaged (writing its datasets did not finish in "
             f"{seconds:g} s; FASTFRAC_HDF5_DEADLINE sets the limit)"
         ),
-        lambda signum: UserError(
-            f"{shown}: the HDF5 file is damaged (HDF5 crashed with signal {signum} writing "
-            "its datasets; nothing was written)"
+        lambda how: UserError(
+            f"{shown}: the HDF5 file is damaged (HDF5 crashed writing its datasets back, "
+            f"{how}; nothing was written)"
         ),
     )
 
