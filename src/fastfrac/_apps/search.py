@@ -27,7 +27,7 @@ import numpy as np
 
 from fastfrac._errors import UserError
 from fastfrac._io.atomic import AtomicOutputs
-from fastfrac._io.container import VERSION as CONTAINER_VERSION
+from fastfrac._io.container import version_for
 from fastfrac._progress import Progress
 from fastfrac._tables import Column, format_table, format_value
 
@@ -216,7 +216,7 @@ def run_search(
                   "bits/weight: fastfrac rows count fraction bits per parameter (untouched weights "
                   "at 32); tflite rows the .tflite file's bytes (graph included) per parameter.",
                   "bytes: original = float32 weights; fastfrac rows = the fractions container "
-                  f"(version {CONTAINER_VERSION}, every weight in it); tflite = the .tflite file.",
+                  f"(version {version_for(scratch)}, every weight in it); tflite = the .tflite file.",
                   f"whole run {time.perf_counter() - started:.1f} s."]
         text = "\n".join(lines)
 
