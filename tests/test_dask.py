@@ -10,6 +10,7 @@ the run and leaves nothing.
 from __future__ import annotations
 
 import filecmp
+import json
 import logging
 import os
 import signal
@@ -23,7 +24,7 @@ import dask.array as da
 import ml_dtypes
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 import fastfrac
 import fastfrac.dask as ffd
@@ -173,18 +174,21 @@ def reference(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.CRITICAL) as c, Client(c) as client:
+    with ffd.local_cluster(2, silence_logs=logging.CRITICAL) as c, Client(c) as client:
         yield c, client
 
 
 def test_local_cluster_byte_identical_with_and_without_fractions(reference, tmp_path, capsys) -> None:
     ck = reference / "ck"
     assert main(["approximate", str(ck), "-o", str(tmp_path / "out"), "-p", "2",
-                 "--scheduler", "local:2", "--progress", "plain"]) == 0
+                 "--scheduler", "local:2", "--progress", "plain",
+                 "--json", str(tmp_path / "r.json")]) == 0
     captured = capsys.readouterr()
     assert "4 shard(s) rewritten" in captured.out and "1 threads" in captured.out
-    assert "4 of 4 shards" in captured.err  # progress from the futures
+    assert "6 of 6 tasks" in captured.err  # progress from the futures
+    # The big shard (over 4 times the median) was split: one task per tensor.
+    assert json.loads((tmp_path / "r.json").read_text())["tasks"] == 3 + 3
+    (tmp_path / "r.json").unlink()
     _same_tree(reference / "out", tmp_path / "out")
     assert main(["approximate", str(ck), "-o", str(tmp_path / "out-f"), "-p", "2", "-q",
                  "--scheduler", "local:2", "--fractions", str(tmp_path / "fr")]) == 0
@@ -202,10 +206,9 @@ def test_scheduler_address_report_gathered_from_the_tasks(reference, cluster, tm
                  "--json", str(report_path)]) == 0
     _same_tree(reference / "out-f", tmp_path / "out")
     _same_tree(reference / "fr", tmp_path / "fr")
-    import json
-
     report = json.loads(report_path.read_text())
     assert report["scheduler"] == address and report["kernel"]["threads"] == 1
+    assert report["tasks"] == 4  # with --fractions no shard is split
     assert [s["file"] for s in report["shards"]] == [f"model-{i:05d}-of-00004.safetensors"
                                                     for i in range(1, 5)]
     assert report["totals"]["approximated_values"] == 3 * (4096 + 64) + BIG + 64
@@ -248,6 +251,19 @@ def test_nan_in_a_task_fails_the_run_and_leaves_nothing(cluster, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "layers.1.weight" in err[0] and "non-finite" in err[0], err
     assert sorted(os.listdir(tmp_path)) == ["ck"]
+
+
+def test_checkpoint_of_one_shard_split_by_tensor(cluster, tmp_path) -> None:
+    _, client = cluster
+    (tmp_path / "ck").mkdir()
+    write_safetensors(tmp_path / "ck" / "model.safetensors",
+                      {f"t{i}": _values((1000 + i,), np.float32, i) for i in range(5)})
+    argv = ["approximate", str(tmp_path / "ck"), "-p", "3", "-q"]
+    assert main([*argv, "-o", str(tmp_path / "one")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "two"), "--scheduler", client.scheduler.address,
+                 "--json", str(tmp_path / "r.json")]) == 0
+    _same_tree(tmp_path / "one", tmp_path / "two")
+    assert json.loads((tmp_path / "r.json").read_text())["tasks"] == 5
 
 
 def test_single_file_refused_with_scheduler(tmp_path, capsys) -> None:

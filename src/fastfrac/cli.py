@@ -118,8 +118,13 @@ examples:
 
 dask: --scheduler ADDRESS runs a checkpoint directory on a running Dask
 scheduler (dask scheduler / dask worker, dask-jobqueue, Kubernetes), one task
-per shard; --scheduler local:N starts a LocalCluster of N worker processes of
-one thread each for the run.  IN, OUT and --fractions DIR must be on storage
+per shard; a shard more than 4 times the median shard's size (or the only
+shard of a checkpoint of one) is split into one
+task per tensor, which writes its bytes by pwrite into an output file
+preallocated with the shard's header (the same offsets, so the same bytes),
+unless --fractions is given (a container is written in one stream, so then
+every shard is one task).  --scheduler local:N starts a LocalCluster of N
+worker processes of one thread each for the run.  IN, OUT and --fractions DIR must be on storage
 every worker sees at the same path (a shared file system): workers read the
 shards and write under OUT's (and DIR's) temporary directory, and this
 command renames them into place only when every task succeeded, so OUT and
@@ -128,8 +133,9 @@ Dask and the output is byte for byte the one-machine run's; a task's error
 (a NaN in a tensor) cancels the others, waits for them to stop and removes
 everything.  Each task's kernel runs on 1 thread, or on FASTFRAC_NUM_THREADS
 if it is set where this command runs: give workers one thread per core.
-Workers need the same fastfrac installed.  Progress counts the shards done.
-A single .safetensors (or other model file) IN is not split across workers.
+Workers need the same fastfrac installed.  Progress counts the tasks done.
+A single model file IN is not run on a cluster: give the directory holding
+it (a checkpoint of one shard, which is split by tensor).
 
 OUT (and FILE of --fractions/--json) is written under a temporary name
 (.NAME.fastfrac-PID-XXXXXXXX.tmp, in the same folder) and renamed when
@@ -601,7 +607,8 @@ def _cluster_options(scheduler: str) -> dict[str, Any]:
 
     # Dask runs one task per worker thread: one kernel thread each fills the cores.
     per_task = thread_count(None) if os.environ.get("FASTFRAC_NUM_THREADS", "").strip() else 1
-    return {"runner": scheduler_runner(scheduler), "threads": per_task, "scheduler": scheduler}
+    return {"runner": scheduler_runner(scheduler), "threads": per_task, "scheduler": scheduler,
+            "split": True}
 
 
 def _run_restore(args: argparse.Namespace) -> int:

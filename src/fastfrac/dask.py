@@ -56,7 +56,7 @@ import numpy as np
 
 import fastfrac
 from fastfrac._errors import UserError
-from fastfrac._io.checkpoint_rewrite import ShardResult, ShardTask, run_shard_task
+from fastfrac._io.checkpoint_rewrite import Runner, Task, run_task
 from fastfrac._progress import Progress
 from fastfrac._types import Fractions
 
@@ -64,6 +64,7 @@ __all__ = [
     "approximate",
     "cluster_runner",
     "limit_denominator",
+    "local_cluster",
     "max_denominator",
     "open_cluster",
     "scheduler_runner",
@@ -270,6 +271,23 @@ def _to_float_chunk(num: np.ndarray, den: np.ndarray, *, digits: int | None, dty
 LOCAL = "local:"
 
 
+def local_cluster(workers: int, **kwargs: Any) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` processes of one thread each, on loopback.
+
+    No dashboard, and the scheduler's HTTP endpoint on a free loopback port
+    (not 8787, which another cluster may hold); logs below ERROR are
+    silenced.  ``kwargs`` go to LocalCluster.
+    """
+    from distributed import LocalCluster
+
+    options: dict[str, Any] = {
+        "n_workers": workers, "threads_per_worker": 1, "processes": True,
+        "host": "127.0.0.1", "dashboard_address": None, "silence_logs": logging.ERROR,
+        "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    }
+    return LocalCluster(**{**options, **kwargs})
+
+
 @contextlib.contextmanager
 def open_cluster(scheduler: str) -> Iterator[Any]:
     """A ``distributed.Client`` of ``scheduler``: an address, or ``local:N`` for N local workers.
@@ -278,16 +296,14 @@ def open_cluster(scheduler: str) -> Iterator[Any]:
     each (no dashboard) and stops it on exit; an address connects to a
     running scheduler, which is left running.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler.startswith(LOCAL):
         text = scheduler[len(LOCAL):]
         if not text.isdigit() or int(text) < 1:
             raise UserError(f"--scheduler {scheduler}: expected local:N with N a positive "
                             "integer (nothing was written)")
-        with LocalCluster(n_workers=int(text), threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-                Client(cluster) as client:
+        with local_cluster(int(text)) as cluster, Client(cluster) as client:
             yield client
         return
     try:
@@ -320,48 +336,48 @@ def _await_stopped(client: Any, keys: set[str], timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def cluster_runner(client: Any) -> Callable[[list[ShardTask], Progress], list[ShardResult]]:
-    """Run shard tasks as Dask futures on ``client``; the results in the tasks' order.
+def cluster_runner(client: Any) -> Runner:
+    """Run shard (or tensor) tasks as Dask futures on ``client``; the results in the tasks' order.
 
-    Progress advances by each shard's bytes as its future completes.  The
+    Progress advances by each task's bytes as its future completes.  The
     first failure (a UserError of a task, say a NaN in a tensor) cancels the
     other futures and waits until no worker still runs one before it is
     raised, so that the caller can remove the temporary directories the
     tasks write into.  A task whose worker died is rerun by Dask.
     """
 
-    def run(tasks: list[ShardTask], show: Progress) -> list[ShardResult]:
+    def run(tasks: list[Task], show: Progress) -> list[Any]:
         from distributed import as_completed
 
-        futures = [client.submit(run_shard_task, task, key=f"fastfrac-shard-{i}-{task.key}",
+        futures = [client.submit(run_task, task, key=f"fastfrac-{i}-{task.key}",
                                  pure=False, retries=0)
                    for i, task in enumerate(tasks)]
         order = {f.key: i for i, f in enumerate(futures)}
-        results: list[ShardResult | None] = [None] * len(tasks)
+        results: list[Any] = [None] * len(tasks)
         try:
             for done, future in enumerate(as_completed(futures), 1):
-                result: ShardResult = future.result()  # a task's error is raised here
-                results[order[future.key]] = result
-                show.rename(f"{done} of {len(tasks)} shards ({result.name})")
-                show.advance(tasks[order[future.key]].data_bytes)
+                i = order[future.key]
+                results[i] = future.result()  # a task's error is raised here
+                show.rename(f"{done} of {len(tasks)} tasks ({tasks[i].key})")
+                show.advance(tasks[i].data_bytes)
         except BaseException:
             client.cancel(futures)
             _await_stopped(client, set(order))
             raise
-        return [r for r in results if r is not None]
+        return results
 
     return run
 
 
 
-def scheduler_runner(scheduler: str) -> Callable[[list[ShardTask], Progress], list[ShardResult]]:
+def scheduler_runner(scheduler: str) -> Runner:
     """:func:`cluster_runner` on :func:`open_cluster`'s client, opened only when the tasks run.
 
     So a command whose arguments are refused (OUT not empty, a SPEC naming
     nothing) never starts a LocalCluster nor connects to a scheduler.
     """
 
-    def run(tasks: list[ShardTask], show: Progress) -> list[ShardResult]:
+    def run(tasks: list[Task], show: Progress) -> list[Any]:
         with open_cluster(scheduler) as client:
             return cluster_runner(client)(tasks, show)
 

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from fastfrac.approximation import openmp_enabled, selected_isa
 __all__ = [
     "FRACTIONS_INDEX",
     "Runner",
+    "Settings",
     "ShardResult",
     "ShardTask",
     "approximate_checkpoint",
@@ -57,7 +59,9 @@ __all__ = [
     "remove_parts",
     "rewrite_shard",
     "run_locally",
-    "run_shard_task",
+    "run_task",
+    "shards_to_split",
+    "TensorTask",
 ]
 
 FRACTIONS_INDEX = "fractions.index.json"
@@ -114,28 +118,74 @@ def copy_skeleton(ckpt: Checkpoint, out: Path) -> None:
 
 
 @dataclass(frozen=True)
+class Settings:
+    """What every task of a run shares: SPEC's choice, digits, mode and kernel threads."""
+
+    chosen: dict[str, int]
+    spec: Spec
+    digits: Digits
+    mode: str
+    threads: int | None  # of the kernel; None: fastfrac's default
+
+    def rewrite(self, model: Any, out: Path, writer: ContainerWriter | None,
+                show: Progress) -> list[dict[str, Any]]:
+        """:func:`rewrite_model` with these settings."""
+        return rewrite_model(model, out, self.chosen, self.spec, digits=self.digits,
+                             mode=self.mode, writer=writer, show=show, threads=self.threads)
+
+
+@dataclass(frozen=True)
 class ShardTask:
     """One shard's whole job, in paths and plain values: what a Dask task is given.
 
     ``out_dir`` and ``frac_dir`` are the temporary directories OUT and
-    ``--fractions`` DIR are built in; ``threads`` is the kernel's (None:
-    fastfrac's default).  ``data_bytes`` counts the shard's tensor bytes
-    (the progress unit) and ``key`` names it.
+    ``--fractions`` DIR are built in.  ``data_bytes`` counts the shard's
+    tensor bytes (the progress unit) and ``key`` names it.
     """
 
     src: str
     out_dir: str
     frac_dir: str | None
-    chosen: dict[str, int]
-    spec: Spec
-    digits: Digits
-    mode: str
-    threads: int | None
+    settings: Settings
     data_bytes: int
 
     @property
     def key(self) -> str:
         return Path(self.src).name
+
+    def run(self, show: Progress) -> ShardResult:
+        return rewrite_shard(self, show)
+
+
+@dataclass(frozen=True)
+class TensorTask:
+    """One tensor of a split shard: written by pwrite into ``out``, which was preallocated."""
+
+    src: str
+    out: str
+    tensor: str
+    settings: Settings
+    data_bytes: int
+
+    @property
+    def key(self) -> str:
+        return f"{Path(self.src).name}:{self.tensor}"
+
+    def run(self, show: Progress) -> list[dict[str, Any]]:
+        """The tensor's report row (a list of one), after writing its bytes."""
+        return self.settings.rewrite(_OneTensor(SafetensorsFile(self.src), self.tensor),
+                                     Path(self.out), None, show)
+
+
+class _OneTensor:
+    """One tensor of a shard, as :func:`rewrite_model` takes a model file."""
+
+    def __init__(self, shard: SafetensorsFile, name: str) -> None:
+        self._shard, self._name = shard, name
+        self.tensors = [t for t in shard.tensors if t.name == name]
+
+    def rewrite(self, out: Path, start_job: Any) -> None:
+        self._shard.rewrite_tensor(out, self._name, start_job)
 
 
 @dataclass(frozen=True)
@@ -148,7 +198,9 @@ class ShardResult:
     container: str | None
 
 
-Runner = Callable[[list[ShardTask], Progress], list[ShardResult]]
+Task = ShardTask | TensorTask
+Runner = Callable[[list[Task], Progress], list[Any]]
+SPLIT_FACTOR = 4  # a shard more than this many times the median shard's size is split by tensor
 
 
 def _part(directory: Path, name: str) -> Path:
@@ -175,12 +227,11 @@ def rewrite_shard(task: ShardTask, show: Progress) -> ShardResult:
     out_part = _part(out_dir, name)
     frac_part = None if frac_dir is None else _part(frac_dir, container_name)
     try:
-        writer = (ContainerWriter(frac_part, mode=task.mode, version=VERSION)
+        writer = (ContainerWriter(frac_part, mode=task.settings.mode, version=VERSION)
                   if frac_part is not None else contextlib.nullcontext())
         digest = SourceDigest(shard.path) if frac_part is not None else None
         with writer as w:
-            rows = rewrite_model(shard, out_part, task.chosen, task.spec, digits=task.digits,
-                                 mode=task.mode, writer=w, show=show, threads=task.threads)
+            rows = task.settings.rewrite(shard, out_part, w, show)
             if w is not None and digest is not None:
                 w.source = digest.result()
         if frac_part is not None and frac_dir is not None:
@@ -194,14 +245,32 @@ def rewrite_shard(task: ShardTask, show: Progress) -> ShardResult:
                        None if frac_dir is None else container_name)
 
 
-def run_shard_task(task: ShardTask) -> ShardResult:
-    """:func:`rewrite_shard` with no progress display: the function a Dask worker runs."""
-    return rewrite_shard(task, Progress("none"))
+def run_task(task: Task) -> Any:
+    """``task.run`` with no progress display: the function a Dask worker runs."""
+    return task.run(Progress("none"))
 
 
-def run_locally(tasks: list[ShardTask], show: Progress) -> list[ShardResult]:
-    """The one-machine runner: the shards one after the other in this process."""
-    return [rewrite_shard(task, show) for task in tasks]
+def run_locally(tasks: list[Task], show: Progress) -> list[Any]:
+    """The one-machine runner: the tasks one after the other in this process."""
+    return [task.run(show) for task in tasks]
+
+
+def shards_to_split(ckpt: Checkpoint) -> set[str]:
+    """The shards more than :data:`SPLIT_FACTOR` times the median shard's size (file names).
+
+    A checkpoint of one shard has that shard split: it is the single-file case.
+
+    >>> import types
+    >>> shard = lambda name, size: types.SimpleNamespace(path=types.SimpleNamespace(
+    ...     name=name, stat=lambda: types.SimpleNamespace(st_size=size)))
+    >>> shards_to_split(types.SimpleNamespace(shards=[shard("a", 10), shard("b", 12), shard("c", 50)]))
+    {'c'}
+    """
+    sizes = {s.path.name: s.path.stat().st_size for s in ckpt.shards}
+    if len(sizes) == 1:
+        return set(sizes)
+    median = statistics.median(sizes.values())
+    return {name for name, size in sizes.items() if size > SPLIT_FACTOR * median}
 
 
 def remove_parts(*directories: Path | None) -> None:
@@ -226,6 +295,7 @@ def approximate_checkpoint(
     runner: Runner = run_locally,
     threads: int | None = None,
     scheduler: str | None = None,
+    split: bool = False,
 ) -> dict[str, Any]:
     """Write the directory ``dst``: the checkpoint ``src`` with the weights SPEC chooses approximated.
 
@@ -236,7 +306,12 @@ def approximate_checkpoint(
     (:func:`run_locally`, or :func:`fastfrac.dask.cluster_runner` on a Dask
     cluster, which then needs ``src``, ``dst`` and ``fractions`` on storage
     every worker sees), each with ``threads`` kernel threads; ``scheduler``
-    is recorded in the report.
+    is recorded in the report.  With ``split`` (and no ``fractions``: a
+    container is written in one stream), a shard more than
+    :data:`SPLIT_FACTOR` times the median shard's size is one task per
+    tensor, each writing its bytes by pwrite into the shard's output, which
+    this process preallocated with the input's header (same offsets, so the
+    same bytes).
 
     Returns the report: ``kernel``, ``input``, ``output``, ``format``
     (``"safetensors checkpoint"``), ``mode``, ``digits``, ``precision``,
@@ -245,7 +320,7 @@ def approximate_checkpoint(
     ``input_bytes``, ``output_bytes``), ``tensors`` (every tensor's row, with
     its ``file``), ``copied_files`` and ``not_approximated`` (other weight
     files, copied unchanged) and ``totals``; with ``scheduler``, also
-    ``scheduler``.
+    ``scheduler`` and ``tasks`` (how many: shards, plus tensors of split ones).
     """
     src, dst = Path(src), Path(dst)
     fractions_dir = None if fractions is None else Path(fractions)
@@ -272,14 +347,30 @@ def approximate_checkpoint(
         total = sum(tensor_bytes(t) for t in all_tensors)
         show = Progress(progress if total else "none", prefix="fastfrac approximate",
                         transient=True)
-        tasks = [ShardTask(str(shard.path), str(out_tmp),
-                           None if frac_tmp is None else str(frac_tmp), chosen, spec, digits,
-                           mode, threads, sum(tensor_bytes(t) for t in shard.tensors))
-                 for shard in ckpt.shards]
+        settings = Settings(chosen, spec, digits, mode, threads)
+        split_names = shards_to_split(ckpt) if split and frac_tmp is None else set()
+        tasks: list[Task] = []
+        spans = []  # per shard: its tasks' [begin, end) in tasks
+        for shard in ckpt.shards:
+            begin = len(tasks)
+            if shard.path.name in split_names:
+                out = out_tmp / shard.path.name
+                shard.preallocate(out)
+                tasks += [TensorTask(str(shard.path), str(out), t.name, settings, tensor_bytes(t))
+                          for t in shard.tensors]
+            else:
+                tasks.append(ShardTask(str(shard.path), str(out_tmp),
+                                       None if frac_tmp is None else str(frac_tmp), settings,
+                                       sum(tensor_bytes(t) for t in shard.tensors)))
+            spans.append((shard, begin, len(tasks)))
         with show:
             show.start("approximating", total=total, unit=BYTES)
-            results = runner(tasks, show)
+            done = runner(tasks, show)
         remove_parts(out_tmp, frac_tmp)
+        results = [done[begin] if isinstance(tasks[begin], ShardTask)
+                   else _split_result(shard, [row for rows in done[begin:end] for row in rows],
+                                      out_tmp)
+                   for shard, begin, end in spans]
         rows = [{"name": r["name"], "file": res.name, **r} for res in results for r in res.rows]
         copy_skeleton(ckpt, out_tmp)
         containers = {res.name: res.container for res in results if res.container is not None}
@@ -295,11 +386,17 @@ def approximate_checkpoint(
                          threads)
         if scheduler is not None:
             report["scheduler"] = scheduler
+            report["tasks"] = len(tasks)
         containers_written = [] if frac_tmp is None else [frac_tmp / n for n in containers.values()]
         report["totals"].update(size_totals(all_tensors, containers_written or [None]))
         if json_tmp is not None:
             json_tmp.write_text(report_json(report), encoding="utf-8")
     return report
+
+
+def _split_result(shard: SafetensorsFile, rows: list[dict[str, Any]], out_dir: Path) -> ShardResult:
+    name = shard.path.name
+    return ShardResult(name, rows, _shard_row(name, rows, shard.path, out_dir / name), None)
 
 
 def _shard_row(name: str, rows: list[dict[str, Any]], src: Path, out: Path) -> dict[str, Any]:
