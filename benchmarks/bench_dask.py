@@ -143,8 +143,8 @@ def report(r: dict[str, Any]) -> None:
     for name in RUNS:
         print(f"  {name:12s} {r['median_seconds'][name]:7.2f} s  "
               f"{r['values_per_s'][name] / 1e6:7.1f} M values/s")
-    print(f"one machine (2 threads) / 2 workers (1 thread each): "
-          f"{r['one_machine_over_2_workers']:.2f}x the 2 workers' speed")
+    print(f"2 workers of 1 thread run at {r['one_machine_over_2_workers']:.2f}x the speed of "
+          f"one machine with 2 threads (its time over theirs)")
     print(f"outputs byte-identical to the one-machine run: {r['identical']}")
     starts = ", ".join(f"{n} worker(s) {s:.1f} s" for n, s in r["cluster_start_seconds"].items())
     print(f"LocalCluster start-up (not in the 1/2-worker times): {starts}")
