@@ -30,7 +30,7 @@ ROOMS = [
               "fastfrac._fused"}),
     ("files", {"fastfrac._io"}),
     ("models", {"fastfrac.keras", "fastfrac.tflite", "fastfrac.kline", "fastfrac.search",
-                "fastfrac.transformer"}),
+                "fastfrac.transformer", "fastfrac.dask"}),
     ("apps", {"fastfrac.cli", "fastfrac.__main__", "fastfrac._apps"}),
 ]
 

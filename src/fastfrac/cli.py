@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -114,6 +115,27 @@ examples:
   fastfrac approximate model.keras -o small.keras -p conv1d=4,bidirectional=2,dense=2,dense_1=4
   fastfrac approximate model.safetensors -o out.safetensors -p '3,*.bias=-' --json report.json
   fastfrac approximate weights.npz -o out.npz -p 4 --mode exact --digits exact --fractions f.ffc
+
+dask: --scheduler ADDRESS runs a checkpoint directory on a running Dask
+scheduler (dask scheduler / dask worker, dask-jobqueue, Kubernetes), one task
+per shard; a shard more than 4 times the median shard's size (or the only
+shard of a checkpoint of one) is split into one
+task per tensor, which writes its bytes by pwrite into an output file
+preallocated with the shard's header (the same offsets, so the same bytes),
+unless --fractions is given (a container is written in one stream, so then
+every shard is one task).  --scheduler local:N starts a LocalCluster of N
+worker processes of one thread each for the run.  IN, OUT and --fractions DIR must be on storage
+every worker sees at the same path (a shared file system): workers read the
+shards and write under OUT's (and DIR's) temporary directory, and this
+command renames them into place only when every task succeeded, so OUT and
+DIR appear together or not at all.  A task whose worker dies is rerun by
+Dask and the output is byte for byte the one-machine run's; a task's error
+(a NaN in a tensor) cancels the others, waits for them to stop and removes
+everything.  Each task's kernel runs on 1 thread, or on FASTFRAC_NUM_THREADS
+if it is set where this command runs: give workers one thread per core.
+Workers need the same fastfrac installed.  Progress counts the tasks done.
+A single model file IN is not run on a cluster: give the directory holding
+it (a checkpoint of one shard, which is split by tensor).
 
 OUT (and FILE of --fractions/--json) is written under a temporary name
 (.NAME.fastfrac-PID-XXXXXXXX.tmp, in the same folder) and renamed when
@@ -361,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     approx.add_argument("-q", "--quiet", action="store_true",
                         help="no progress and no summary (on stdout; on stderr with --json -); "
                              "implies --progress none")
+    approx.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                        help="run the shards as tasks on a Dask cluster: the address of a "
+                             "running scheduler (tcp://host:8786), or local:N for N local "
+                             "worker processes started and stopped here (see dask above); "
+                             "needs fastfrac[dask]")
     _add_progress(approx)
     approx.set_defaults(run=_run_approximate)
 
@@ -540,11 +567,17 @@ def _run_approximate(args: argparse.Namespace) -> int:
     to_stdout = args.json is not None and str(args.json) == STDOUT
     json_path = None if to_stdout else args.json
     _warn_leftovers([p for p in (args.output, args.fractions, json_path) if p is not None])
-    run = approximate_file
+    run: Any = approximate_file
+    extra: dict[str, Any] = {}
     if is_checkpoint(args.input):
         from fastfrac._io.checkpoint_rewrite import approximate_checkpoint
 
         run = approximate_checkpoint
+        if args.scheduler is not None:
+            extra = _cluster_options(args.scheduler)
+    elif args.scheduler is not None:
+        raise UserError(f"--scheduler runs a checkpoint directory, one task per shard; IN "
+                        f"{args.input} is a single file: run it without --scheduler")
     report = run(
         args.input,
         args.output,
@@ -554,6 +587,7 @@ def _run_approximate(args: argparse.Namespace) -> int:
         fractions=args.fractions,
         json_path=json_path,
         progress="none" if args.quiet else args.progress,
+        **extra,
     )
     if not args.quiet:
         # stdout belongs to the JSON when --json - is given.
@@ -561,6 +595,20 @@ def _run_approximate(args: argparse.Namespace) -> int:
     if to_stdout:
         sys.stdout.write(report_json(report))
     return 0
+
+
+def _cluster_options(scheduler: str) -> dict[str, Any]:
+    """approximate_checkpoint's keywords for a run on the Dask cluster ``scheduler``."""
+    try:
+        from fastfrac.dask import scheduler_runner
+    except ImportError as exc:
+        raise UserError(f"--scheduler needs Dask ({exc}): pip install \"fastfrac[dask]\"") from None
+    from fastfrac._inputs import thread_count
+
+    # Dask runs one task per worker thread: one kernel thread each fills the cores.
+    per_task = thread_count(None) if os.environ.get("FASTFRAC_NUM_THREADS", "").strip() else 1
+    return {"runner": scheduler_runner(scheduler), "threads": per_task, "scheduler": scheduler,
+            "split": True}
 
 
 def _run_restore(args: argparse.Namespace) -> int:

@@ -210,12 +210,21 @@ class AtomicOutputs:
                 except OSError as exc:
                     raise UserError(f"cannot write {p.target}: {exc.strerror or exc}") from None
         default = _default_mode()
+        done: list[tuple[Path, Path, bool]] = []
         for tmp, final in self._directories:
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's are 0700; mkdir's would not be
+            existed = final.is_dir()  # an empty directory, which the rename replaces
             try:
                 os.rename(tmp, final)
             except OSError as exc:  # OUT appeared (or filled) meanwhile
+                # All or none: the directories renamed already go back to their
+                # temporary names, which __exit__ then removes.
+                for back_tmp, back_final, was_there in reversed(done):
+                    os.rename(back_final, back_tmp)
+                    if was_there:
+                        back_final.mkdir()
                 raise UserError(f"cannot write {final}: {exc.strerror or exc}") from None
+            done.append((tmp, final, existed))
         self._directories = []
         for p in self._pending:
             if not p.direct:

@@ -155,13 +155,15 @@ def rewrite_model(
     writer: ContainerWriter | None,
     show: Progress,
     layers: bool = False,
+    threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``model`` to ``out`` with the tensors ``chosen`` approximated; their report rows.
 
     The part of a run that is the same for a model file and each shard of a
     checkpoint.  ``show`` advances by the bytes of every tensor, approximated
     or copied, so that its rate and time left hold over a whole checkpoint;
-    ``layers`` adds each row's layer (Keras files).
+    ``layers`` adds each row's layer (Keras files); ``threads`` is the
+    kernel's (None: ``FASTFRAC_NUM_THREADS``, else every core).
     """
     rows: list[dict[str, Any] | TensorJob] = []
 
@@ -184,7 +186,7 @@ def rewrite_model(
         job = TensorJob(
             tensor.name, tensor.shape, tensor.dtype,
             p=p, digits=n_digits, mode=mode, sink=sink,
-            advance=lambda n: show.advance(n * itemsize),
+            advance=lambda n: show.advance(n * itemsize), threads=threads,
         )
         rows.append(job)
         return job

@@ -169,22 +169,70 @@ class SafetensorsFile:
             buffer = np.empty(0, np.uint8)  # grown once to a chunk, then reused
             for entry in self._entries:
                 _copy(fd, pos, entry.begin, out, self.path)  # bytes between tensors, if any
-                job = start_job(entry.info)
-                if job is None:
-                    _copy(fd, entry.begin, entry.end, out, self.path)
-                else:
-                    assert entry.file_type is not None  # only NumPy types are approximated
-                    step = CHUNK * entry.file_type.itemsize
-                    if buffer.size < step:
-                        buffer = np.empty(step, np.uint8)
-                    for offset in range(entry.begin, entry.end, step):
-                        chunk = buffer[: min(step, entry.end - offset)]
-                        _read_into(fd, chunk, offset, self.path)
-                        new = job.convert(chunk.view(entry.file_type))
-                        out.write(np.ascontiguousarray(new, dtype=entry.file_type))
-                    job.finish()
+                buffer = self._write_entry(fd, entry, start_job, out, buffer)
                 pos = entry.end
             _copy(fd, pos, size, out, self.path)
+
+    def _write_entry(self, fd: int, entry: _Entry, start_job: StartJob, out: Any,
+                     buffer: np.ndarray) -> np.ndarray:
+        """One tensor's bytes, approximated or copied, to ``out.write``; the (grown) buffer."""
+        job = start_job(entry.info)
+        if job is None:
+            _copy(fd, entry.begin, entry.end, out, self.path)
+            return buffer
+        assert entry.file_type is not None  # only NumPy types are approximated
+        step = CHUNK * entry.file_type.itemsize
+        if buffer.size < step:
+            buffer = np.empty(step, np.uint8)
+        for offset in range(entry.begin, entry.end, step):
+            chunk = buffer[: min(step, entry.end - offset)]
+            _read_into(fd, chunk, offset, self.path)
+            new = job.convert(chunk.view(entry.file_type))
+            out.write(np.ascontiguousarray(new, dtype=entry.file_type))
+        job.finish()
+        return buffer
+
+    def preallocate(self, dst: str | os.PathLike[str]) -> None:
+        """Create ``dst`` at this file's size with its header and every byte outside the tensors.
+
+        :meth:`rewrite_tensor` then fills in each tensor where it lies, in
+        any order, from any process that sees ``dst``: the offsets are the
+        input's, so the result is :meth:`rewrite`'s byte for byte.
+        """
+        with open(self.path, "rb") as src, open(dst, "wb") as out:
+            fd = src.fileno()
+            size = os.fstat(fd).st_size
+            _copy(fd, 0, self._start, out, self.path)
+            out.truncate(size)  # a sparse file where the tensors go
+            pos = self._start
+            for begin, end in [(e.begin, e.end) for e in self._entries] + [(size, size)]:
+                if begin > pos:  # bytes between tensors, or after the last one
+                    _copy(fd, pos, begin, _At(out.fileno(), pos), self.path)
+                pos = max(pos, end)
+
+    def rewrite_tensor(self, dst: str | os.PathLike[str], name: str, start_job: StartJob) -> None:
+        """Write tensor ``name`` into ``dst`` (made by :meth:`preallocate`) at its offsets, by pwrite."""
+        entry = next(e for e in self._entries if e.info.name == name)
+        with open(self.path, "rb") as src:
+            out_fd = os.open(dst, os.O_WRONLY)
+            try:
+                self._write_entry(src.fileno(), entry, start_job, _At(out_fd, entry.begin),
+                                  np.empty(0, np.uint8))
+            finally:
+                os.close(out_fd)
+
+
+class _At:
+    """A file written from ``offset`` on by pwrite: ``.write`` as a file's, no shared position."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd, self._pos = fd, offset
+
+    def write(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            n = os.pwrite(self._fd, view, self._pos)
+            view, self._pos = view[n:], self._pos + n
 
 
 def _read_into(fd: int, buffer: np.ndarray, offset: int, path: Path) -> None:

@@ -60,10 +60,12 @@ class TensorJob:
         mode: str,
         sink: FractionsSink | None = None,
         advance: Callable[[int], Any] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.name, self.shape, self.dtype = name, shape, dtype
         self.p, self.digits, self.mode = p, digits, mode
         self._sink, self._advance = sink, advance
+        self._threads = threads  # of the kernel; None: fastfrac's default
         self._count = 0
         self._bits = 0
         self._max_abs = 0.0
@@ -84,6 +86,7 @@ class TensorJob:
                 mode=self.mode,  # type: ignore[arg-type]
                 digits=self.digits,
                 fractions=self._sink is not None,
+                threads=self._threads,
             )
         except ValueError as exc:
             # The index in the kernel's message counts from this chunk's start.
