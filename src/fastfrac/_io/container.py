@@ -18,6 +18,7 @@ chosen by the file's name:
 Both hold the same content and the same JSON metadata::
 
     {"format": "fastfrac-fractions", "version": 3, "mode": "decimal",
+     "codec": {"name": "zstd", "level": 1, "shuffle": true},
      "source": {"file": "model.safetensors", "bytes": 1234, "sha256": "..."},
      "tensors": [{"name": "dense/kernel", "layer": "dense", "kind": "fractions",
                   "shape": [3, 2], "dtype": "float32", "p": 2, "digits": 4,
@@ -33,7 +34,9 @@ The weight is ``fastfrac.to_float(num, den, digits).astype(dtype)``
 (:func:`decode`).  ``layer`` is the Keras layer holding the tensor, or null.
 ``source`` (version 3, written by the command line; null otherwise) names
 the model file the fractions came from, its size and SHA-256, so that
-``fastfrac restore`` can refuse another file.  Version 3 only: the frames
+``fastfrac restore`` can refuse another file.  ``codec`` (version 3)
+says how the frames were compressed, for the record: each frame is a
+standard Zstandard frame and says its own size.  Version 3 only: the frames
 of ``num`` and ``den`` (``data`` for a plain tensor, its bytes as unsigned
 integers of its item size) and ``fortran_order``.  In version 2 the arrays
 are the members ``<tensor>.num``, ``<tensor>.den`` and ``<tensor>``, in the
@@ -441,6 +444,7 @@ class ContainerWriter:
     def _metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"format": FORMAT, "version": self.version, "mode": self._mode}
         if self.version == 3:
+            meta["codec"] = dict(frames.CODEC)
             meta["source"] = self.source
         meta["tensors"] = self._meta
         return meta
