@@ -425,7 +425,7 @@ class ContainerWriter:
         if values.dtype.itemsize not in (1, 2, 4, 8) or values.dtype.hasobject:
             raise ValueError(f"tensor {name!r}: a {values.dtype} tensor cannot be stored")
         # Its bytes as unsigned integers of its size, never narrowed: kept bit for bit.
-        bits = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("="), copy=False))
+        bits = values.astype(values.dtype.newbyteorder("="), order="C", copy=True)  # read later, on a thread
         self._frames.add(bits.reshape(-1).view(f"u{values.dtype.itemsize}"), entry["data"],
                          narrow=False)
 

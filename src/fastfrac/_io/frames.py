@@ -92,11 +92,15 @@ def narrowest(values: np.ndarray) -> np.dtype:
     raise ValueError(f"values from {low} to {high} fit no 64-bit integer type")
 
 
-def _shuffle(data: np.ndarray) -> bytes:
-    """Byte planes: every element's first byte, then every second byte, ..."""
+def _shuffle(data: np.ndarray) -> np.ndarray:
+    """Byte planes: every element's first byte, then every second byte, ...
+
+    A contiguous array (zstd takes any buffer: no copy into bytes).
+    """
+    data = np.ascontiguousarray(data)
     if data.dtype.itemsize == 1:
-        return data.tobytes()
-    return np.ascontiguousarray(data.view(np.uint8).reshape(-1, data.dtype.itemsize).T).tobytes()
+        return data
+    return np.ascontiguousarray(data.view(np.uint8).reshape(-1, data.dtype.itemsize).T)
 
 
 def _unshuffle(raw: bytes, dtype: np.dtype, count: int) -> np.ndarray:
@@ -131,15 +135,17 @@ class FrameWriter:
         """Compress ``values`` (an integer array, taken flat) into frames appended to ``frames``.
 
         Each frame is in the narrowest type of its own values, unless not
-        ``narrow`` (then in the array's type).
+        ``narrow`` (then in the array's type).  ``values`` is read on a worker
+        thread after this returns: the caller must not modify it.
         """
         flat = np.ascontiguousarray(values).reshape(-1)
         for start in range(0, flat.size, FRAME):
             piece = flat[start : start + FRAME]
             while len(self._pending) >= PENDING:
                 self._write_oldest()
-            # A copy: the caller may reuse its buffer once add() returns.
-            self._pending.append((frames, self._pool.submit(self._compress, piece.copy(), narrow)))
+            # No copy: the caller hands over the array (the fused pass makes
+            # new ones for every chunk) and must not change it afterwards.
+            self._pending.append((frames, self._pool.submit(self._compress, piece, narrow)))
 
     def _write_oldest(self) -> None:
         frames, future = self._pending.popleft()
