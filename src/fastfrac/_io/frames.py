@@ -61,10 +61,10 @@ FRAME = 1 << 20
 # Frames being compressed at once: enough to keep two workers busy while the
 # kernel runs; each holds at most FRAME int64s plus its output.
 PENDING = 4
-# Byte shuffle then zstd level 1: within a few percent of the smallest
-# candidate on every corpus measured (the seed model, MiniLM in float32 and
-# bfloat16, synthetic weights) and faster to write than the approximation
-# itself; levels 3 and 9 without the shuffle were 14-23 % larger (docs/codecs.md).
+# Byte shuffle then zstd level 1 (docs/codecs.md): within 0.3 % of the smallest
+# candidate on MiniLM and synthetic weights, 5.8 % above it on the seed model;
+# zstd levels 3 and 9 without the shuffle were 12-27 % larger.  The study's pick,
+# blosc2 at zstd level 1 with its own shuffle, is smaller still and faster.
 CODEC = {"name": "zstd", "level": 1, "shuffle": True}
 # A metadata footer larger than this is refused before it is read: a
 # 10**9-parameter model in 10**6-element frames needs about 200 kB.
