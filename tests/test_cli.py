@@ -595,9 +595,12 @@ def start_and_wait_for_temp(folder: Path) -> subprocess.Popen[bytes]:
     src = folder / "in.npz"
     if not src.exists():
         np.savez(src, w=np.random.default_rng(0).normal(0, 0.05, 2**23).astype(np.float32))
+    # SIGHUP back to its default in the child: under nohup (a CI runner may use
+    # it) the child would inherit SIG_IGN, which the command rightly keeps.
     proc = subprocess.Popen([sys.executable, "-m", "fastfrac", "approximate", str(src),
                              "-o", str(folder / "out.npz"), "-p", "4", "-q"],
-                            env=ENV, stderr=subprocess.DEVNULL)
+                            env=ENV, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".out.npz.") for p in folder.iterdir()):
         assert proc.poll() is None and time.monotonic() < deadline
