@@ -32,12 +32,15 @@ approximate`` run (``approximate_chunk`` without fractions) on the same
 values, on as many threads as the codecs (every core by default).  Every
 candidate's decoded streams are checked equal to the originals.
 
-``python benchmarks/bench_codec.py [--rounds N] [--json FILE] [--markdown FILE] [--corpus NAME ...]``
-prints one table per corpus (medians of N interleaved rounds: each round
-times every corpus and candidate once, the candidates in a rotated order, so
-a shared machine's drift hits all alike), then bits per weight across
-corpora and the default the choice rule picks.  Plain ``pytest`` runs
-:func:`test_round_trip`: every candidate on a few small tensors, untimed.
+``python benchmarks/bench_codec.py [--rounds N] [--json FILE] [--markdown FILE]``
+(``--corpus NAME ...`` for a subset) prints one table per corpus (medians of
+N interleaved rounds: each round times every corpus and candidate once, the
+candidates in a rotated order, so a shared machine's drift hits all alike),
+then bits per weight and speeds across corpora, and the default the choice
+rule picks (:func:`choose`: within 3 % of the smallest on every corpus,
+encoding at least as fast as the fused pass on the large corpora; of those,
+the fastest).  Plain ``pytest`` runs :func:`test_round_trip`, every candidate
+on a few small tensors, untimed, and renders a report of them.
 """
 
 from __future__ import annotations
@@ -555,7 +558,8 @@ def tables(result: dict[str, Any], top: int | None = None) -> list[Table]:
         smallest = ranked[0][1]["bytes"]
         shown = ranked if top is None else ranked[:top] + [
             kv for kv in ranked[top:] if kv[0] == ContainerV2.name]
-        title = (f"{name}: {c['weights']:,} weights in {c['tensors']} tensors; order-0 entropy "
+        plural = "s" if c["tensors"] != 1 else ""
+        title = (f"{name}: {c['weights']:,} weights in {c['tensors']} tensor{plural}; order-0 entropy "
                  f"num {c['entropy_num']:.2f} + den {c['entropy_den']:.2f} = {c['entropy']:.2f} "
                  f"bits/weight; narrowest raw {c['raw']:.2f}; fused pass {c['fused']:.1f} M weights/s")
         out.append((title, ["candidate", "bits/weight", "over smallest", "encode M/s", "decode M/s",
