@@ -163,15 +163,14 @@ def check_finite(arr: np.ndarray, name: str = "x") -> None:
     """ValueError naming how many elements are NaN or infinite and where the first is."""
     if _all_finite(arr):
         return
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad = int(finite.size - np.count_nonzero(finite))
-        first = int(np.argmin(finite.reshape(-1, order="C")))
-        value = arr.reshape(-1, order="C")[first]
-        raise ValueError(
-            f"{name} has {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
-            f"the first is {value!s} at index {where(arr.shape, first)}"
-        )
+    finite = np.isfinite(arr)  # only on the error path: the count and the first
+    bad = int(finite.size - np.count_nonzero(finite))
+    first = int(np.argmin(finite.reshape(-1, order="C")))
+    value = arr.reshape(-1, order="C")[first]
+    raise ValueError(
+        f"{name} has {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
+        f"the first is {value!s} at index {where(arr.shape, first)}"
+    )
 
 
 def check_mode(mode: Any) -> bool:

@@ -388,7 +388,7 @@ def approximate_checkpoint(
             report["scheduler"] = scheduler
             report["tasks"] = len(tasks)
         containers_written = [] if frac_tmp is None else [frac_tmp / n for n in containers.values()]
-        report["totals"].update(size_totals(all_tensors, containers_written or [None]))
+        report["totals"].update(size_totals(all_tensors, containers_written))
         if json_tmp is not None:
             json_tmp.write_text(report_json(report), encoding="utf-8")
     return report

@@ -70,7 +70,7 @@ import numpy as np
 
 from fastfrac._fused import approximate_chunk
 from fastfrac._io import frames
-from fastfrac._io.container_npz import NpzArchive, NpzMemberReader, open_npz
+from fastfrac._io.container_npz import SPILL_IN_MEMORY, NpzArchive, NpzMemberReader, open_npz
 from fastfrac._io.limits import check_shape
 from fastfrac._types import FLOAT_TYPES, Fractions
 from fastfrac.approximation import to_float
@@ -348,7 +348,7 @@ class ContainerWriter:
         mode: str | None,
         version: int | None = None,
         source: dict[str, Any] | None = None,
-        spill_bytes: int | None = None,
+        spill_bytes: int = SPILL_IN_MEMORY,
         threads: int = 2,
     ) -> None:
         self.path = Path(path)
@@ -364,7 +364,7 @@ class ContainerWriter:
         self._frames: frames.FrameWriter | None = None
         self._file: IO[bytes] | None = None
         if self.version == 2:
-            self._npz = NpzArchive(self.path, *(() if spill_bytes is None else (spill_bytes,)))
+            self._npz = NpzArchive(self.path, spill_bytes)
         else:
             self._file = open(self.path, "wb")  # noqa: SIM115 -- closed by close()/_abort()
             self._file.write(frames.MAGIC)
@@ -517,7 +517,7 @@ def _bad(path: Path, message: str) -> ValueError:
     return ValueError(f"{path}: {message}")
 
 
-def _check_entry(path: Path, m: Any, names: set[str], version: int) -> dict[str, Any]:
+def _check_entry(path: Path, m: Any, names: set[str]) -> dict[str, Any]:
     """One tensor entry of the metadata, checked (whoever wrote the file)."""
     if not isinstance(m, dict) or not isinstance(m.get("name"), str):
         raise _bad(path, f"a tensor entry has no name: {m!r:.80}")
@@ -658,7 +658,7 @@ def open_container(path: str | os.PathLike[str]) -> ContainerFile:
             if source is not None and not isinstance(source, dict):
                 raise _bad(path, "its source is not a JSON object")
             names: set[str] = set()
-            tensors = [_check_entry(path, m, names, 3) for m in meta["tensors"]]
+            tensors = [_check_entry(path, m, names) for m in meta["tensors"]]
         except BaseException:
             f.close()
             raise
@@ -680,7 +680,7 @@ def open_container(path: str | os.PathLike[str]) -> ContainerFile:
         if version != 2:
             raise _bad(path, f"a ZIP container says version {version}")
         names = set()
-        tensors = [_check_entry(path, m, names, 2) for m in meta["tensors"]]
+        tensors = [_check_entry(path, m, names) for m in meta["tensors"]]
     except BaseException:
         archive.close()
         raise

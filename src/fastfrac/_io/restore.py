@@ -44,7 +44,7 @@ from fastfrac._types import Fractions
 
 __all__ = ["restore_checkpoint", "restore_file"]
 
-_MAX_INDEX = 16 << 20  # a fractions index of a million tensors is about 60 MB; ours are small
+_MAX_INDEX = 16 << 20  # an index naming 100,000 shards and tensors is about 6 MB
 
 
 class _RestoreJob:
@@ -68,10 +68,9 @@ class _RestoreJob:
         num, den = self._num.take(n), self._den.take(n)
         if num.size != n or den.size != n:
             raise UserError(f"tensor {self.name!r}: the container holds fewer values than IN")
-        if not den.size or int(den.min()) >= 1:
-            out = decode(Fractions(num, den), self._entry["digits"], values.dtype)
-        else:
+        if den.size and int(den.min()) < 1:
             raise UserError(f"tensor {self.name!r}: the container has a denominator below 1")
+        out = decode(Fractions(num, den), self._entry["digits"], values.dtype)
         self._count += n
         self._show.advance(n * values.dtype.itemsize)
         return out.reshape(np.shape(values))
