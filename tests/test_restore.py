@@ -81,6 +81,10 @@ def test_checkpoint_restore_refuses_a_mismatch(tmp_path) -> None:
     with pytest.raises(UserError, match="model-00002-of-00003.safetensors is not the file"):
         restore_checkpoint(tmp_path / "fr", other, tmp_path / "back")
     assert not (tmp_path / "back").exists()
+    for inside in (tmp_path / "ck" / "r.json", tmp_path / "fr" / "r.json"):
+        with pytest.raises(UserError, match="lies inside"):
+            restore_checkpoint(tmp_path / "fr", tmp_path / "ck", tmp_path / "back", json_path=inside)
+        assert not inside.exists()
     assert sorted(os.listdir(tmp_path)) == ["ck", "fr", "other", "out", "two"]
 
 

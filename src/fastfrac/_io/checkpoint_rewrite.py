@@ -106,6 +106,18 @@ def _copy_other(src: Path, dst: Path) -> None:
     shutil.copymode(src, dst)
 
 
+def check_json_outside(json_path: str | os.PathLike[str] | None,
+                       directories: list[tuple[str, Path | None]]) -> None:
+    """UserError if the --json file lies inside one of the (role, directory) pairs."""
+    if json_path is None:
+        return
+    real_json = Path(os.path.realpath(json_path))
+    for role, directory in directories:
+        if directory is not None and _inside(real_json, Path(os.path.realpath(directory))):
+            raise UserError(f"--json {json_path} lies inside {role} {directory}: give a file "
+                            "outside it (nothing was written)")
+
+
 def copy_skeleton(ckpt: Checkpoint, out: Path) -> None:
     """Into ``out``: the checkpoint's index (if any) and every file that is not a shard."""
     if ckpt.index is not None:
@@ -330,12 +342,7 @@ def approximate_checkpoint(
         check_output_directory(ckpt.root, fractions_dir, "--fractions")
         if os.path.abspath(fractions_dir) == os.path.abspath(dst):
             raise UserError("--fractions must be another directory than OUT (nothing was written)")
-    if json_path is not None:
-        real_json = Path(os.path.realpath(json_path))
-        for role, directory in (("IN", ckpt.root), ("OUT", dst), ("--fractions", fractions_dir)):
-            if directory is not None and _inside(real_json, Path(os.path.realpath(directory))):
-                raise UserError(f"--json {json_path} lies inside {role} {directory}: give a file "
-                                "outside it (nothing was written)")
+    check_json_outside(json_path, [("IN", ckpt.root), ("OUT", dst), ("--fractions", fractions_dir)])
     all_tensors = [t for _, t in ckpt.tensors]
     chosen = spec.resolve([t.name for t in all_tensors], "tensor")  # one error over all shards
     _refuse_named_unsupported(all_tensors, spec, "tensor")

@@ -31,7 +31,12 @@ import numpy as np
 from fastfrac._errors import UserError
 from fastfrac._io.atomic import AtomicOutputs
 from fastfrac._io.checkpoint import open_checkpoint
-from fastfrac._io.checkpoint_rewrite import FRACTIONS_INDEX, check_output_directory, copy_skeleton
+from fastfrac._io.checkpoint_rewrite import (
+    FRACTIONS_INDEX,
+    check_json_outside,
+    check_output_directory,
+    copy_skeleton,
+)
 from fastfrac._io.container import ContainerFile, decode, open_container
 from fastfrac._io.formats import ModelFile, TensorInfo, detect_format
 from fastfrac._io.limits import check_json_depth
@@ -261,6 +266,7 @@ def restore_checkpoint(
     containers = _fractions_index(fractions)
     ckpt = open_checkpoint(like)
     check_output_directory(ckpt.root, out)
+    check_json_outside(json_path, [("IN", ckpt.root), ("OUT", out), ("CONTAINER", fractions)])
     names = {s.path.name for s in ckpt.shards}
     for shard, name in containers.items():
         if shard not in names:
