@@ -167,6 +167,8 @@ HOSTILE = {
               "shape"),
     "dtype": (lambda raw: rewrite_metadata(raw, lambda m: m["tensors"][0].__setitem__("dtype", "object")),
               "is not a float type"),
+    "digits": (lambda raw: rewrite_metadata(raw, lambda m: m["tensors"][0].__setitem__("digits", -1)),
+               "digits -1 is not an integer >= 1"),
     "twice": (lambda raw: rewrite_metadata(raw, lambda m: m["tensors"].append(m["tensors"][0])),
               "appears twice"),
     "version": (lambda raw: rewrite_metadata(raw, lambda m: m.__setitem__("version", 9)),

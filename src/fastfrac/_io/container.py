@@ -537,10 +537,10 @@ def _check_entry(path: Path, m: Any, names: set[str]) -> dict[str, Any]:
             raise _bad(path, f"tensor {name!r}: dtype {dtype!r:.40} is not a NumPy type") from None
         if np_type.hasobject or np_type.itemsize not in (1, 2, 4, 8):
             raise _bad(path, f"tensor {name!r}: dtype {dtype!r:.40} cannot be stored")
-    for key in ("p", "digits"):
+    for key, low in (("p", 0), ("digits", 1)):
         value = m.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise _bad(path, f"tensor {name!r}: {key} {value!r:.40} is not an integer or null")
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            raise _bad(path, f"tensor {name!r}: {key} {value!r:.40} is not an integer >= {low} or null")
     if m.get("layer") is not None and not isinstance(m.get("layer"), str):
         raise _bad(path, f"tensor {name!r}: layer {m.get('layer')!r:.40} is not a string")
     shape = check_shape(m.get("shape"), str(path), name)
