@@ -209,6 +209,20 @@ void ff_fused_bf16(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
 uint16_t ff_f64_to_f16(double v);
 uint16_t ff_f64_to_bf16(double v);
 
+/* ---- byte planes of integer frames (ff_planes.c) -------------------------- */
+
+/* The width in bytes (1, 2, 4 or 8) of the narrowest integer type holding
+ * every v[i]: unsigned when none is negative (*is_signed = 0), else signed
+ * (*is_signed = 1).  1 and unsigned when n is 0. */
+int ff_i64_narrowest(const int64_t *v, size_t n, int *is_signed);
+/* planes[j*n + i] = byte j (little-endian) of v[i], for j < width (1, 2, 4 or
+ * 8): v's values in a width-byte integer, shuffled into byte planes.  Every
+ * v[i] must fit that integer type.  Returns 0, or -1 for another width. */
+int ff_i64_to_planes(const int64_t *v, size_t n, int width, uint8_t *planes);
+/* The inverse: out[i] is the width-byte integer whose bytes are planes[j*n + i],
+ * sign-extended when is_signed.  Returns 0, or -1 for another width. */
+int ff_planes_to_i64(const uint8_t *planes, size_t n, int width, int is_signed, int64_t *out);
+
 /* ---- instruction sets (ff_cpu.c, ff_dispatch.c) --------------------------- */
 
 /* The kernel variants.  Every bare-named batch entry point above

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint16_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 from fastfrac._kernels cimport *
 
@@ -355,3 +355,50 @@ def _round_from_f64(cnp.ndarray x, cnp.ndarray out):
     with nogil:
         for i in range(n):
             op[i] = ff_f64_to_f16(xp[i]) if kind == _F16 else ff_f64_to_bf16(xp[i])
+
+
+# ---- byte planes of integer frames (the fractions container) -------------------
+
+
+def int64_narrowest(cnp.ndarray v):
+    """(width in bytes, signed) of the narrowest integer type holding a contiguous 1-D int64 array.
+
+    Unsigned unless a value is negative; (1, False) for an empty array.
+    """
+    if v.dtype != np.int64 or v.ndim != 1 or not v.flags.c_contiguous:
+        raise TypeError("v must be a contiguous 1-D int64 array")
+    cdef int is_signed = 0, width
+    cdef const int64_t *vp = <const int64_t *>cnp.PyArray_DATA(v)
+    cdef size_t n = v.shape[0]
+    with nogil:
+        width = ff_i64_narrowest(vp, n, &is_signed)
+    return width, bool(is_signed)
+
+
+def int64_to_planes(cnp.ndarray v, int width):
+    """v's values as width-byte integers (they must fit), in byte planes: a uint8 array."""
+    if v.dtype != np.int64 or v.ndim != 1 or not v.flags.c_contiguous:
+        raise TypeError("v must be a contiguous 1-D int64 array")
+    if width not in (1, 2, 4, 8):
+        raise ValueError(f"width must be 1, 2, 4 or 8, not {width}")
+    cdef size_t n = v.shape[0]
+    cdef cnp.ndarray out = np.empty(n * width, dtype=np.uint8)
+    cdef const int64_t *vp = <const int64_t *>cnp.PyArray_DATA(v)
+    cdef uint8_t *op = <uint8_t *>cnp.PyArray_DATA(out)
+    with nogil:
+        ff_i64_to_planes(vp, n, width, op)
+    return out
+
+
+def planes_to_int64(const uint8_t[::1] planes, size_t n, int width, bint is_signed):
+    """The int64 values of n width-byte integers stored as byte planes (the inverse)."""
+    if width not in (1, 2, 4, 8):
+        raise ValueError(f"width must be 1, 2, 4 or 8, not {width}")
+    if <size_t>planes.shape[0] != n * width:
+        raise ValueError(f"{planes.shape[0]} bytes are not {n} values of {width} bytes")
+    cdef cnp.ndarray out = np.empty(n, dtype=np.int64)
+    cdef int64_t *op = <int64_t *>cnp.PyArray_DATA(out)
+    if n:
+        with nogil:
+            ff_planes_to_i64(&planes[0], n, width, is_signed, op)
+    return out

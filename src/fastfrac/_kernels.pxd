@@ -1,7 +1,7 @@
 # The C declarations of csrc/fastfrac.h that src/fastfrac/_core.pyx uses, and
 # only those: the binding runs every batch through the threaded *_parallel
 # drivers, so the bare-named batch kernels are not declared here.
-from libc.stdint cimport int32_t, int64_t, uint16_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 cdef extern from "fastfrac.h" nogil:
     ctypedef enum ff_mode:
@@ -104,3 +104,8 @@ cdef extern from "fastfrac.h" nogil:
                                 int threads)
     uint16_t ff_f64_to_f16(double v)
     uint16_t ff_f64_to_bf16(double v)
+
+    # byte planes of integer frames (ff_planes.c)
+    int ff_i64_narrowest(const int64_t *v, size_t n, int *is_signed)
+    int ff_i64_to_planes(const int64_t *v, size_t n, int width, uint8_t *planes)
+    int ff_planes_to_i64(const uint8_t *planes, size_t n, int width, int is_signed, int64_t *out)

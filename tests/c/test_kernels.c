@@ -745,6 +745,50 @@ static void test_fused(ff_isa isa) {
     }
 }
 
+/* ---- byte planes (ff_planes.c) -------------------------------------------------------- */
+
+/* Every width and sign: random values that fit, lengths around the 8-element
+ * blocks, against the byte-by-byte definition; packed then unpacked gives
+ * the values back; and the narrowest width is the smallest that holds them. */
+static void test_planes(void) {
+    static const size_t lengths[] = {0, 1, 7, 8, 9, 63, 64, 65, 1000};
+    static int64_t v[1000], back[1000];
+    static uint8_t planes[8000];
+    static const int widths[] = {1, 2, 4, 8};
+    for (int w = 0; w < 4; ++w) {
+        const int width = widths[w];
+        for (int is_signed = 0; is_signed < 2; ++is_signed) {
+            for (size_t k = 0; k < sizeof lengths / sizeof *lengths; ++k) {
+                const size_t n = lengths[k];
+                const int bits = 8 * width - is_signed; /* value bits of the type */
+                for (size_t i = 0; i < n; ++i) {
+                    uint64_t u = rnd() >> (64 - bits); /* below 2**bits */
+                    if (i % 5 == 0) u = bits == 64 ? UINT64_MAX >> 1 : (UINT64_C(1) << bits) - 1;
+                    v[i] = is_signed && (i & 1) ? -(int64_t)u - 1 : (int64_t)u;
+                }
+                CHECK(ff_i64_to_planes(v, n, width, planes) == 0, "width %d refused", width);
+                size_t bad = 0;
+                for (size_t i = 0; i < n; ++i)
+                    for (int j = 0; j < width; ++j)
+                        bad += planes[(size_t)j * n + i] != (uint8_t)((uint64_t)v[i] >> (8 * j));
+                CHECK(bad == 0, "planes width %d signed %d n=%zu: %zu wrong bytes", width,
+                      is_signed, n, bad);
+                CHECK(ff_planes_to_i64(planes, n, width, is_signed, back) == 0, "refused");
+                CHECK(n == 0 || memcmp(back, v, n * sizeof *v) == 0,
+                      "unpacking width %d signed %d n=%zu differs", width, is_signed, n);
+                int got_signed = -1;
+                const int got = ff_i64_narrowest(v, n, &got_signed);
+                if (n > 5 && !(width == 8 && !is_signed)) /* unsigned 8-byte: int64 holds < 2**63 */
+                    CHECK(got == width && got_signed == (is_signed && n > 1),
+                          "narrowest of width %d signed %d n=%zu: %d %d", width, is_signed, n, got,
+                          got_signed);
+            }
+        }
+    }
+    CHECK(ff_i64_to_planes(v, 4, 3, planes) == -1 && ff_planes_to_i64(planes, 4, 3, 0, back) == -1,
+          "width 3 accepted");
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static void test_dispatch(void) {
@@ -768,6 +812,7 @@ int main(int argc, char **argv) {
     printf("; openmp %d\n", ff_openmp_enabled());
     test_dispatch();
     test_half_contract();
+    test_planes();
     for (int r = 0; r < rounds; ++r) {
         for (int isa = 0; isa < FF_ISA_COUNT; ++isa) {
             if (!(caps >> isa & 1u)) continue;

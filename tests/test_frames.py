@@ -1,0 +1,115 @@
+"""The byte planes of the container's frames (csrc/ff_planes.c) against NumPy's own cast and transpose.
+
+Version 3 files written before the planes moved into C used NumPy: the C
+packing must give the same bytes, so those files still read and new files
+are what the format's documentation says.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastfrac import _core
+from fastfrac._io import frames
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+TYPES = [np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32,
+                                np.uint64, np.int64)]
+
+
+def numpy_planes(values: np.ndarray, dtype: np.dtype) -> bytes:
+    """The planes as frames.py made them with NumPy: cast, then bytes transposed."""
+    narrow = np.ascontiguousarray(values.astype(dtype))
+    return np.ascontiguousarray(narrow.view(np.uint8).reshape(-1, dtype.itemsize).T).tobytes()
+
+
+def extremes(dtype: np.dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    picks = [info.min, info.min + 1, -1, 0, 1, info.max - 1, info.max, info.max // 3]
+    return np.array([v for v in picks if info.min <= v <= info.max and -(2**63) <= v < 2**63],
+                    dtype=np.int64)
+
+
+@pytest.mark.parametrize("dtype", TYPES, ids=str)
+def test_planes_are_numpys_bytes_and_come_back(dtype) -> None:
+    rng = np.random.default_rng(dtype.itemsize)
+    info = np.iinfo(dtype)
+    low, high = max(info.min, -(2**63)), min(info.max, 2**63 - 1)
+    values = np.concatenate([extremes(dtype),
+                             rng.integers(low, high, 1001, dtype=np.int64, endpoint=True)])
+    planes = _core.int64_to_planes(values, dtype.itemsize)
+    assert planes.tobytes() == numpy_planes(values, dtype)
+    back = _core.planes_to_int64(planes.tobytes(), values.size, dtype.itemsize, dtype.kind == "i")
+    if dtype == np.uint64:  # above INT64_MAX the bits come back as int64, as NumPy casts them
+        back = back.astype(np.uint64).astype(np.int64)
+    np.testing.assert_array_equal(back, values)
+
+
+@given(st.lists(INT64, max_size=300))
+def test_narrowest_type_holds_every_value_and_round_trips(values) -> None:
+    v = np.array(values, dtype=np.int64)
+    dtype = frames.narrowest(v)
+    assert dtype == narrowest_by_range(v)
+    assert np.array_equal(v.astype(dtype).astype(np.int64), v)  # it holds them
+    planes = frames._planes(v, dtype)
+    assert planes.tobytes() == numpy_planes(v, dtype)
+    np.testing.assert_array_equal(frames._from_planes(planes.tobytes(), dtype, v.size), v)
+
+
+def narrowest_by_range(v: np.ndarray) -> np.dtype:
+    """The rule from the smallest and largest value, as the C core's bit test must decide it."""
+    low, high = (int(v.min()), int(v.max())) if v.size else (0, 0)
+    kinds = TYPES[0::2] if low >= 0 else TYPES[1::2]
+    return next(t for t in kinds if np.iinfo(t).min <= low and high <= np.iinfo(t).max)
+
+
+@pytest.mark.parametrize("dtype", TYPES, ids=str)
+def test_narrowest_at_each_types_edges(dtype) -> None:
+    """Each type's own extremes, and one step past them, pick the type the range rule picks."""
+    info = np.iinfo(dtype)
+    for edge in (info.min, info.max):
+        for value in (edge - 1, edge, edge + 1):
+            if -(2**63) <= value < 2**63:
+                v = np.array([value, 0], dtype=np.int64)
+                assert frames.narrowest(v) == narrowest_by_range(v), value
+
+
+def test_narrowest_of_nothing() -> None:
+    assert _core.int64_narrowest(np.empty(0, np.int64)) == (1, False)
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(TypeError):
+        _core.int64_to_planes(np.zeros(3, np.int32), 4)
+    with pytest.raises(TypeError):
+        _core.int64_narrowest(np.zeros((2, 2), np.int64))
+    with pytest.raises(ValueError, match="width"):
+        _core.int64_to_planes(np.zeros(3, np.int64), 3)
+    with pytest.raises(ValueError, match="are not 2 values"):
+        _core.planes_to_int64(b"\x00" * 5, 2, 4, False)
+
+
+def test_frames_round_trip_across_frame_boundaries() -> None:
+    """Frames of different widths in one array (each its own narrowest type), through a file."""
+    rng = np.random.default_rng(7)
+    size = frames.FRAME * 2 + 12345
+    values = rng.integers(0, 200, size, dtype=np.int64)
+    values[frames.FRAME + 5] = -70_000  # only the second frame needs int32
+    values[-1] = 2**40  # and the last a 64-bit type (unsigned: nothing there is negative)
+    out = io.BytesIO()
+    out.write(frames.MAGIC)
+    writer = frames.FrameWriter(out, threads=2)
+    listed: list = []
+    writer.add(values, listed)
+    end = writer.flush()
+    writer.close()
+    assert [f[2] for f in listed] == ["|u1", "<i4", "<u8"]
+    checked = frames.check_frames(listed, size, end, "test")
+    reader = frames.FrameReader(out, checked, "test")
+    got = np.concatenate([reader.take(300_000) for _ in range(-(-size // 300_000))])
+    np.testing.assert_array_equal(got, values)
