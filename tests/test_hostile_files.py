@@ -491,3 +491,21 @@ def test_deadline_returns_results_and_exceptions() -> None:
     assert call_with_deadline(lambda: {"a": [1, 2]}, TimeoutError) == {"a": [1, 2]}
     with pytest.raises(KeyError, match="boom"):
         call_with_deadline(lambda: {}["boom"], TimeoutError)
+
+
+def test_a_crash_in_the_child_is_its_death_by_signal_even_under_faulthandler() -> None:
+    """The parent's crash handlers (faulthandler here, a fuzzer's elsewhere) do not run in the child."""
+    code = (
+        "import ctypes, faulthandler, signal\n"
+        "from fastfrac._io.deadline import call_with_deadline\n"
+        "faulthandler.enable()\n"
+        "try:\n"
+        "    call_with_deadline(lambda: ctypes.string_at(0), TimeoutError, lambda how: RuntimeError(how))\n"
+        "except RuntimeError as exc:\n"
+        "    print('crash:', exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"crash: signal {int(signal.SIGSEGV)}\n"
+    assert done.stderr == ""  # no "Fatal Python error" and C stack from the child

@@ -42,6 +42,25 @@ def _seconds() -> float:
     return value if value > 0 else DEFAULT_SECONDS
 
 
+# The signals a crash inside HDF5 raises.
+_CRASH_SIGNALS = tuple(getattr(signal, name) for name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE",
+                                                          "SIGILL") if hasattr(signal, name))
+
+
+def _die_by_signals() -> None:
+    """In the child: a crash kills it, with none of the parent's crash handlers.
+
+    Python's faulthandler (``python -X faulthandler``) would print a C stack on
+    the user's terminal from the child, and a fuzzer's handler would report
+    HDF5's crash as its own; the parent reports the death in one line instead.
+    """
+    import faulthandler
+
+    faulthandler.disable()
+    for number in _CRASH_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+
+
 def call_with_deadline(
     work: Callable[[], T],
     on_timeout: Callable[[float], BaseException],
@@ -70,6 +89,7 @@ def call_with_deadline(
         pid = os.fork()
     if pid == 0:  # the child
         os.close(read_end)
+        _die_by_signals()
         try:
             outcome: tuple[str, object] = ("ok", work())
         except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises it)
