@@ -181,6 +181,10 @@ typedef struct ff_fused_result {
     double max_abs_error; /* max |y - x|, y and x widened to double; 0 for n == 0 */
     double max_rel_error; /* max |y - x| / |x| over the x != 0 */
     uint64_t bits;        /* sum of bit_length(|num|) + 1 + bit_length(den) */
+    /* The OR of every num, of every num ^ (num >> 63) and of every den (when
+     * the fractions are wanted, else 0): ff_width_of_bits' arguments, so that
+     * the fractions container knows their narrowest types without a pass. */
+    uint64_t num_any, num_magnitude, den_any;
 } ff_fused_result;
 
 /* One chunk of a tensor in one pass, the same as, element by element,
@@ -215,6 +219,9 @@ uint16_t ff_f64_to_bf16(double v);
  * every v[i]: unsigned when none is negative (*is_signed = 0), else signed
  * (*is_signed = 1).  1 and unsigned when n is 0. */
 int ff_i64_narrowest(const int64_t *v, size_t n, int *is_signed);
+/* The same from any = the OR of the values and magnitude = the OR of
+ * v ^ (v >> 63) (v, or -v - 1 when negative), as ff_fused_result has them. */
+int ff_width_of_bits(uint64_t any, uint64_t magnitude, int *is_signed);
 /* planes[j*n + i] = byte j (little-endian) of v[i], for j < width (1, 2, 4 or
  * 8): v's values in a width-byte integer, shuffled into byte planes.  Every
  * v[i] must fit that integer type.  Returns 0, or -1 for another width. */

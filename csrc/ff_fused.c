@@ -157,6 +157,7 @@ static void ff_fused_start(ff_fused_result *r, size_t n) {
     r->max_abs_error = 0.0;
     r->max_rel_error = 0.0;
     r->bits = 0;
+    r->num_any = r->num_magnitude = r->den_any = 0;
 }
 
 /* Adds one element (x and y widened, its fraction a/b) to *r: the float64
@@ -179,6 +180,21 @@ FF_INLINE void ff_fused_add(ff_fused_result *r, double x, double y, int64_t a, i
     /* |a| as uint64: -INT64_MIN does not fit int64. */
     const uint64_t mag = a < 0 ? -(uint64_t)a : (uint64_t)a;
     r->bits += (uint64_t)(ff_bit_length_u64(mag) + 1 + ff_bit_length_u64((uint64_t)b));
+}
+
+/* ORs the bits of len fractions into *r's num_any, num_magnitude and
+ * den_any (see ff_fused_result); bit operations only, so it vectorizes. */
+FF_INLINE void ff_fused_or(ff_fused_result *r, const int64_t *a, const int64_t *b, size_t len) {
+    uint64_t any = r->num_any, magnitude = r->num_magnitude, den = r->den_any;
+    for (size_t i = 0; i < len; ++i) {
+        const uint64_t u = (uint64_t)a[i];
+        any |= u;
+        magnitude |= u ^ (0 - (u >> 63));
+        den |= (uint64_t)b[i];
+    }
+    r->num_any = any;
+    r->num_magnitude = magnitude;
+    r->den_any = den;
 }
 
 /* ff_fused_fail_<FT>: records the overflow at index `at` of x[0..n), unless
@@ -228,6 +244,7 @@ FF_DEFINE_FUSED_FAIL(bf16)
             if (num) {                                                                             \
                 num[i] = a;                                                                        \
                 den[i] = b;                                                                        \
+                ff_fused_or(r, &a, &b, 1);                                                         \
             }                                                                                      \
         }                                                                                          \
     }
@@ -281,6 +298,7 @@ FF_DEFINE_FUSED_SERIAL(bf16)
                 ys[i] = ff_from_f64_##FT(v[i]);                                                    \
                 ff_fused_add(r, ff_widen_##FT(xs[i]), ff_widen_##FT(ys[i]), a[i], b[i]);           \
             }                                                                                      \
+            if (num) ff_fused_or(r, a, b, len); /* the block is still in L1 */                     \
         }                                                                                          \
     }
 

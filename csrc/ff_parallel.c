@@ -170,6 +170,9 @@ static void ff_fused_merge(ff_fused_result *total, size_t *first_nonfinite, size
     if (part->max_abs_error > total->max_abs_error) total->max_abs_error = part->max_abs_error;
     if (part->max_rel_error > total->max_rel_error) total->max_rel_error = part->max_rel_error;
     total->bits += part->bits;
+    total->num_any |= part->num_any;
+    total->num_magnitude |= part->num_magnitude;
+    total->den_any |= part->den_any;
 }
 
 /* Sets result's status from the first failures: a NaN or infinity anywhere
@@ -197,8 +200,9 @@ static void ff_fused_close(ff_fused_result *result, size_t n, size_t first_nonfi
         size_t first_nonfinite = n, first_overflow = n;                                            \
         result->max_abs_error = result->max_rel_error = 0.0;                                       \
         result->bits = 0;                                                                          \
+        result->num_any = result->num_magnitude = result->den_any = 0;                             \
         _Pragma("omp parallel num_threads(team)") {                                                \
-            ff_fused_result mine = {FF_FUSED_OK, 0, 0.0, 0.0, 0};                                  \
+            ff_fused_result mine = {FF_FUSED_OK, 0, 0.0, 0.0, 0, 0, 0, 0};                         \
             size_t my_nonfinite = n, my_overflow = n;                                              \
             _Pragma("omp for schedule(dynamic, 1) nowait") for (long c = 0; c < chunks; ++c) {     \
                 const size_t start = (size_t)c * chunk;                                            \

@@ -19,21 +19,26 @@
 
 #include "fastfrac.h"
 
+int ff_width_of_bits(uint64_t any, uint64_t magnitude, int *is_signed) {
+    /* An unsigned w-byte type holds the values iff their OR is below
+     * 2**(8w); a signed one iff the OR of x ^ (x >> 63) (x itself, or -x - 1
+     * for a negative x) is below 2**(8w-1). */
+    int negative = (int)(any >> 63);
+    uint64_t bits = negative ? magnitude << 1 : any;
+    *is_signed = negative;
+    return bits < 0x100 ? 1 : bits < 0x10000 ? 2 : bits < 0x100000000 ? 4 : 8;
+}
+
 int ff_i64_narrowest(const int64_t *v, size_t n, int *is_signed) {
     /* Bit operations only, so that the loop vectorizes on baseline SSE2 (it
-     * has no 64-bit compare for a min/max).  An unsigned w-byte type holds
-     * the values iff their OR is below 2**(8w); a signed one iff the OR of
-     * x ^ (x >> 63) (x itself, or -x - 1 for a negative x) is below 2**(8w-1). */
+     * has no 64-bit compare for a min/max). */
     uint64_t any = 0, magnitude = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t u = (uint64_t)v[i];
         any |= u;
         magnitude |= u ^ (0 - (u >> 63));
     }
-    int negative = (int)(any >> 63);
-    uint64_t bits = negative ? magnitude << 1 : any;
-    *is_signed = negative;
-    return bits < 0x100 ? 1 : bits < 0x10000 ? 2 : bits < 0x100000000 ? 4 : 8;
+    return ff_width_of_bits(any, magnitude, is_signed);
 }
 
 /* The 8x8 byte matrix whose row r is m[r] (byte c of the row being bits

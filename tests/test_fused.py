@@ -23,6 +23,7 @@ import fastfrac
 from fastfrac import _core
 from fastfrac._bits import fraction_bits, max_errors
 from fastfrac._fused import approximate_chunk
+from fastfrac._io.frames import narrowest
 
 import corpora
 
@@ -50,6 +51,8 @@ def fused(x: np.ndarray, p: int, mode: str, digits: int | None, threads: int) ->
         r = approximate_chunk(x, p, mode=mode, digits=digits, fractions=True, threads=threads)  # type: ignore[arg-type]
     except ValueError as exc:
         return ("error", str(exc))
+    # The types the kernel found on the way are those the container would look for.
+    assert r.fraction_types == tuple(narrowest(a.reshape(-1)) for a in r.fractions)
     return ("ok", r.values, (r.max_abs_error, r.max_rel_error), r.bits, r.fractions)
 
 

@@ -38,8 +38,9 @@ def fused(
     out: np.ndarray,
     want_fractions: bool,
     threads: int = 1,
-) -> tuple[int, int, float, float, int, np.ndarray | None, np.ndarray | None]:
-    """(status, index, max_abs_error, max_rel_error, bits, num, den) of one chunk.
+) -> tuple[int, int, float, float, int, np.ndarray | None, np.ndarray | None,
+           tuple[str, str] | None]:
+    """(status, index, max_abs_error, max_rel_error, bits, num, den, types) of one chunk.
 
     x flat and contiguous; out of x's dtype and length receives the values
     (meaningful only when status == FUSED_OK); digits 0 keeps num/den exact;

@@ -300,7 +300,7 @@ FUSED_OVERFLOW = FF_FUSED_OVERFLOW
 
 def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint want_fractions,
           int threads=1):
-    """One chunk in one pass: (status, index, max_abs, max_rel, bits, num, den).
+    """One chunk in one pass: (status, index, max_abs, max_rel, bits, num, den, types).
 
     x: float32, float64, float16 or bfloat16; out: an array of x's dtype and
     length that receives the approximated values (the int64 bound of
@@ -311,7 +311,9 @@ def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint wa
     finite).  max_abs and max_rel are the largest |y - x| and |y - x| / |x|
     (x != 0) in float64, bits the sum of bit_length(|num|) + 1 +
     bit_length(den); num and den are int64 arrays when want_fractions, else
-    None.  out, num and den are meaningful only when status is FUSED_OK.
+    None; types is then the narrowest integer type of each ("u1", "i2", ...;
+    unsigned unless a value is negative), else None.  out, num, den and
+    types are meaningful only when status is FUSED_OK.
     """
     cdef size_t n = x.shape[0]
     cdef ff_mode mode = _mode(exact)
@@ -338,7 +340,14 @@ def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint wa
         else:
             ff_fused_bf16_parallel(<uint16_t *>xp, n, p, mode, digits, <uint16_t *>yp, np_, dp,
                                    &r, threads)
-    return (int(r.status), r.index, r.max_abs_error, r.max_rel_error, r.bits, num, den)
+    types = None
+    cdef int num_signed = 0, den_signed = 0, num_width, den_width
+    if want_fractions:
+        num_width = ff_width_of_bits(r.num_any, r.num_magnitude, &num_signed)
+        den_width = ff_width_of_bits(r.den_any, r.den_any, &den_signed)
+        types = (f"{'i' if num_signed else 'u'}{num_width}",
+                 f"{'i' if den_signed else 'u'}{den_width}")
+    return (int(r.status), r.index, r.max_abs_error, r.max_rel_error, r.bits, num, den, types)
 
 
 def _round_from_f64(cnp.ndarray x, cnp.ndarray out):

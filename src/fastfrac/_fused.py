@@ -44,6 +44,10 @@ class ChunkResult(NamedTuple):
     """Sum of ``bit_length(|num|) + 1 + bit_length(den)``, as :func:`fastfrac._bits.fraction_bits`."""
     fractions: Fractions | None
     """The int64 fractions in x's shape, when asked for; else None."""
+    fraction_types: tuple[np.dtype, np.dtype] | None = None
+    """With the fractions: the narrowest integer types holding num and den
+    (unsigned unless a value is negative), found by the kernel on the way, so
+    the container needs no pass of its own over the values."""
 
 
 def approximate_chunk(
@@ -81,7 +85,7 @@ def approximate_chunk(
     # Beyond 17 digits every double is kept; the cap keeps C's int in range (as to_float).
     n_digits = 0 if digits is None else min(int(digits), 1000)
     core = kernels()
-    status, index, max_abs, max_rel, bits, num, den = core.fused(
+    status, index, max_abs, max_rel, bits, num, den, types = core.fused(
         values, p, exact, n_digits, out, bool(fractions), n_threads
     )
     if status == core.FUSED_NONFINITE:
@@ -89,4 +93,6 @@ def approximate_chunk(
     if status == core.FUSED_OVERFLOW:
         raise_overflow(arr, index, _INT64)
     kept = None if num is None else Fractions(num.reshape(arr.shape), den.reshape(arr.shape))
-    return ChunkResult(out.reshape(arr.shape), float(max_abs), float(max_rel), int(bits), kept)
+    narrow = None if types is None else (np.dtype(types[0]), np.dtype(types[1]))
+    return ChunkResult(out.reshape(arr.shape), float(max_abs), float(max_rel), int(bits), kept,
+                       narrow)

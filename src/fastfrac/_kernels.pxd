@@ -90,6 +90,7 @@ cdef extern from "fastfrac.h" nogil:
         double max_abs_error
         double max_rel_error
         uint64_t bits
+        uint64_t num_any, num_magnitude, den_any
     void ff_fused_f32_parallel(const float *x, size_t n, int p, ff_mode mode, int digits,
                                float *y, int64_t *num, int64_t *den, ff_fused_result *result,
                                int threads)
@@ -107,5 +108,6 @@ cdef extern from "fastfrac.h" nogil:
 
     # byte planes of integer frames (ff_planes.c)
     int ff_i64_narrowest(const int64_t *v, size_t n, int *is_signed)
+    int ff_width_of_bits(uint64_t any, uint64_t magnitude, int *is_signed)
     int ff_i64_to_planes(const int64_t *v, size_t n, int width, uint8_t *planes)
     int ff_planes_to_i64(const uint8_t *planes, size_t n, int width, int is_signed, int64_t *out)

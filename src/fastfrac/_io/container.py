@@ -259,8 +259,12 @@ class TensorSink:
         self._count = 0
         self._streams = writer._npz.streams() if writer._npz is not None else None
 
-    def add(self, fractions: Fractions) -> None:
-        """Append a chunk of fractions, taken in the chunk's C order (a 1-D chunk as it is)."""
+    def add(self, fractions: Fractions, types: tuple[np.dtype, np.dtype] | None = None) -> None:
+        """Append a chunk of fractions, taken in the chunk's C order (a 1-D chunk as it is).
+
+        ``types``, when known (the fused pass finds them), are the narrowest
+        integer types of num and den, which version 3 then need not look for.
+        """
         num, den = fractions
         if np.size(num) != np.size(den):
             raise ValueError(
@@ -272,8 +276,9 @@ class TensorSink:
             self._streams[1].add(den)
         else:
             assert self._writer._frames is not None
-            self._writer._frames.add(np.asarray(num), self._entry["num"])
-            self._writer._frames.add(np.asarray(den), self._entry["den"])
+            num_type, den_type = types if types is not None else (None, None)
+            self._writer._frames.add(np.asarray(num), self._entry["num"], dtype=num_type)
+            self._writer._frames.add(np.asarray(den), self._entry["den"], dtype=den_type)
 
     def discard(self) -> None:
         """Drop what was added (the writer is being aborted)."""

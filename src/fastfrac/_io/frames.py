@@ -141,25 +141,32 @@ class FrameWriter:
             compressor = self._local.zstd = zstandard.ZstdCompressor(level=CODEC["level"])
         return compressor
 
-    def _compress(self, values: np.ndarray, narrow: bool) -> tuple[bytes, str, int]:
-        dtype = narrowest(values) if narrow else values.dtype
+    def _compress(self, values: np.ndarray, narrow: bool,
+                  dtype: np.dtype | None) -> tuple[bytes, str, int]:
+        if dtype is None:
+            dtype = narrowest(values) if narrow else values.dtype
         return self._zstd().compress(_planes(values, dtype)), dtype.str, values.size
 
-    def add(self, values: np.ndarray, frames: list[list[Any]], *, narrow: bool = True) -> None:
+    def add(self, values: np.ndarray, frames: list[list[Any]], *, narrow: bool = True,
+            dtype: np.dtype | None = None) -> None:
         """Compress ``values`` (an integer array, taken flat) into frames appended to ``frames``.
 
         Each frame is in the narrowest type of its own values, unless not
-        ``narrow`` (then in the array's type).  ``values`` is read on a worker
-        thread after this returns: the caller must not modify it.
+        ``narrow`` (then in the array's type).  ``dtype``, when the caller
+        already knows the narrowest type of all of ``values`` (the fused pass
+        finds it), saves looking for it; it is used only when ``values`` fit
+        one frame, where it is that frame's own.  ``values`` is read on a
+        worker thread after this returns: the caller must not modify it.
         """
         flat = np.ascontiguousarray(values).reshape(-1)
+        known = dtype if narrow and flat.size <= FRAME else None
         for start in range(0, flat.size, FRAME):
             piece = flat[start : start + FRAME]
             while len(self._pending) >= PENDING:
                 self._write_oldest()
             # No copy: the caller hands over the array (the fused pass makes
             # new ones for every chunk) and must not change it afterwards.
-            self._pending.append((frames, self._pool.submit(self._compress, piece, narrow)))
+            self._pending.append((frames, self._pool.submit(self._compress, piece, narrow, known)))
 
     def _write_oldest(self) -> None:
         frames, future = self._pending.popleft()

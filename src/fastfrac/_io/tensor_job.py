@@ -25,7 +25,7 @@ __all__ = ["FractionsSink", "TensorJob"]
 class FractionsSink(Protocol):
     """Where a job's fractions go (:class:`fastfrac._io.container.TensorSink`)."""
 
-    def add(self, fractions: Fractions) -> None: ...
+    def add(self, fractions: Fractions, types: tuple[np.dtype, np.dtype] | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -104,7 +104,7 @@ class TensorJob:
         self._count += x.size
         if self._sink is not None:
             assert result.fractions is not None
-            self._sink.add(result.fractions)
+            self._sink.add(result.fractions, result.fraction_types)
         if self._advance is not None:
             self._advance(x.size)
         return result.values
