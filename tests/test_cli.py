@@ -898,3 +898,18 @@ def test_restore_refuses_another_file(tmp_path) -> None:
     got = run("restore", tmp_path / "fr.ffc", "--like", tmp_path / "in.npz", "-o", tmp_path / "m.h5")
     assert "must be a npz file like IN" in error_line(got.stderr, "restore")
     assert sorted(os.listdir(tmp_path)) == before  # nothing written, nothing left
+
+
+def test_only_the_program_tunes_the_allocator(monkeypatch) -> None:
+    """mallopt is process-wide: main(argv) called by another program leaves it alone."""
+    import fastfrac.cli as cli
+
+    calls: list[bool] = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(True) or True)
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert calls == []
+    monkeypatch.setattr(sys, "argv", ["fastfrac", "--help"])
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert calls == [True]

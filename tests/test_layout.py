@@ -31,7 +31,7 @@ ROOMS = [
     ("files", {"fastfrac._io"}),
     ("models", {"fastfrac.keras", "fastfrac.tflite", "fastfrac.kline", "fastfrac.search",
                 "fastfrac.transformer", "fastfrac.dask"}),
-    ("apps", {"fastfrac.cli", "fastfrac.__main__", "fastfrac._apps"}),
+    ("apps", {"fastfrac.cli", "fastfrac.__main__", "fastfrac._apps", "fastfrac._allocator"}),
 ]
 
 

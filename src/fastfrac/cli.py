@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import fastfrac
+from fastfrac._allocator import keep_freed_memory
 from fastfrac._errors import UserError
 
 __all__ = ["build_parser", "main"]
@@ -744,6 +745,8 @@ _UNWINDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if ha
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastfrac`` command with ``argv`` (default: sys.argv[1:]); returns the exit status."""
+    if argv is None:  # the program itself, not a call from another program
+        keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
