@@ -344,6 +344,7 @@ def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint wa
     cdef int num_signed = 0, den_signed = 0, num_width, den_width
     if want_fractions:
         num_width = ff_width_of_bits(r.num_any, r.num_magnitude, &num_signed)
+        # Denominators are positive: the magnitude is never consulted.
         den_width = ff_width_of_bits(r.den_any, r.den_any, &den_signed)
         types = (f"{'i' if num_signed else 'u'}{num_width}",
                  f"{'i' if den_signed else 'u'}{den_width}")

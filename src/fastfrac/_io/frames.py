@@ -42,7 +42,9 @@ from typing import IO, Any
 import numpy as np
 import zstandard  # measured against zlib and blosc2: docs/codecs.md
 
-from fastfrac import _core
+# Through _isa, the one place that loads the compiled module (it sets FASTFRAC_ISA
+# aside while it does); the byte planes need no instruction set of their own.
+from fastfrac._isa import core as _core
 
 __all__ = [
     "CODEC",
