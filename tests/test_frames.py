@@ -113,3 +113,32 @@ def test_frames_round_trip_across_frame_boundaries() -> None:
     reader = frames.FrameReader(out, checked, "test")
     got = np.concatenate([reader.take(300_000) for _ in range(-(-size // 300_000))])
     np.testing.assert_array_equal(got, values)
+
+
+class _FullDisk(io.BytesIO):
+    """A file that takes ``room`` writes, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.room == 0:
+            raise OSError(28, "No space left on device")
+        self.room -= 1
+        return super().write(data)
+
+
+def test_a_failed_write_reaches_the_caller_and_no_later_frame_is_written() -> None:
+    """Frames are written on a thread of their own: its error must surface, in order."""
+    out = _FullDisk(room=2)
+    writer = frames.FrameWriter(out, threads=2)
+    listed: list = []
+    values = np.arange(frames.FRAME * 6 + 1, dtype=np.int64) % 1000
+    with pytest.raises(OSError, match="No space left"):
+        writer.add(values, listed)  # blocks on the oldest frames once PENDING are queued
+        writer.flush()
+    writer.close()
+    assert len(listed) == 2  # the two frames that fit, listed at their offsets
+    assert [f[0] for f in listed] == [0, listed[0][1]]
+    assert out.getbuffer().nbytes == listed[0][1] + listed[1][1]

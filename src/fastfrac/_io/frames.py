@@ -20,8 +20,9 @@ dtype, count]``: its byte range in the file, the NumPy type string of its
 elements (``"|u1"``, ``"<i2"``, ...) and how many there are.
 
 Frames are compressed on worker threads while the kernel approximates the
-next chunk (zstd releases the GIL), at most :data:`PENDING` in flight, so
-memory stays bounded and the codec costs little wall time.
+next chunk (zstd releases the GIL) and written in order by a thread of their
+own, at most :data:`PENDING` in flight, so memory stays bounded and neither
+the codec nor the writes hold up the caller.
 
 Nothing in the file is trusted by the reader: magic, footer length, JSON,
 every frame's range, type and count are checked against the file and the
@@ -134,8 +135,14 @@ class FrameWriter:
         self._out = out
         self._offset = out.tell()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastfrac-zstd")
+        # Frames reach the file on a thread of their own, in order: a write
+        # into new page-cache pages costs system time, and on the calling
+        # thread that time stalled the kernel's team (on a VM whose freed
+        # memory goes back to the host, 1.4 GB of container took 4-5 s).
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastfrac-write")
+        self._failed = False
         self._local = threading.local()
-        self._pending: deque[tuple[list[list[Any]], Future[tuple[bytes, str, int]]]] = deque()
+        self._pending: deque[Future[None]] = deque()
 
     def _zstd(self) -> zstandard.ZstdCompressor:
         compressor = getattr(self._local, "zstd", None)
@@ -165,29 +172,38 @@ class FrameWriter:
         for start in range(0, flat.size, FRAME):
             piece = flat[start : start + FRAME]
             while len(self._pending) >= PENDING:
-                self._write_oldest()
+                self._pending.popleft().result()  # raises what the write raised
             # No copy: the caller hands over the array (the fused pass makes
             # new ones for every chunk) and must not change it afterwards.
-            self._pending.append((frames, self._pool.submit(self._compress, piece, narrow, known)))
+            compressed = self._pool.submit(self._compress, piece, narrow, known)
+            self._pending.append(self._writer.submit(self._write, frames, compressed))
 
-    def _write_oldest(self) -> None:
-        frames, future = self._pending.popleft()
-        data, dtype, count = future.result()
-        self._out.write(data)
+    def _write(self, frames: list[list[Any]], compressed: Future[tuple[bytes, str, int]]) -> None:
+        """On the writer thread, in submission order: one frame into the file."""
+        if self._failed:  # a frame before this one was lost: the file is being abandoned
+            raise RuntimeError("an earlier frame could not be written")
+        try:
+            data, dtype, count = compressed.result()
+            self._out.write(data)
+        except BaseException:
+            self._failed = True
+            raise
         frames.append([self._offset, len(data), dtype, count])
         self._offset += len(data)
 
     def flush(self) -> int:
         """Write every queued frame; returns the offset after the last one."""
         while self._pending:
-            self._write_oldest()
+            self._pending.popleft().result()
         return self._offset
 
     def close(self) -> None:
         """Stop the workers (queued frames are dropped unless :meth:`flush` ran)."""
-        for _, future in self._pending:
+        self._failed = True  # what is still queued is not written
+        for future in self._pending:
             future.cancel()
         self._pending.clear()
+        self._writer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
 
 
