@@ -43,6 +43,8 @@ from typing import IO, Any
 import numpy as np
 import zstandard  # measured against zlib and blosc2: docs/codecs.md
 
+from fastfrac._io.overlap import WriteBehind
+
 # Through _isa, the one place that loads the compiled module (it sets FASTFRAC_ISA
 # aside while it does); the byte planes need no instruction set of their own.
 from fastfrac._isa import core as _core
@@ -135,14 +137,10 @@ class FrameWriter:
         self._out = out
         self._offset = out.tell()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastfrac-zstd")
-        # Frames reach the file on a thread of their own, in order: a write
-        # into new page-cache pages costs system time, and on the calling
-        # thread that time stalled the kernel's team (on a VM whose freed
-        # memory goes back to the host, 1.4 GB of container took 4-5 s).
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastfrac-write")
-        self._failed = False
+        # Frames reach the file in order on a thread of their own
+        # (overlap.py), so a write never holds up the next chunk.
+        self._behind = WriteBehind(out, depth=PENDING)
         self._local = threading.local()
-        self._pending: deque[Future[None]] = deque()
 
     def _zstd(self) -> zstandard.ZstdCompressor:
         compressor = getattr(self._local, "zstd", None)
@@ -171,40 +169,27 @@ class FrameWriter:
         known = dtype if narrow and flat.size <= FRAME else None
         for start in range(0, flat.size, FRAME):
             piece = flat[start : start + FRAME]
-            while len(self._pending) >= PENDING:
-                self._pending.popleft().result()  # raises what the write raised
             # No copy: the caller hands over the array (the fused pass makes
             # new ones for every chunk) and must not change it afterwards.
             compressed = self._pool.submit(self._compress, piece, narrow, known)
-            self._pending.append(self._writer.submit(self._write, frames, compressed))
+            self._behind.submit(lambda compressed=compressed: self._write(frames, compressed))
 
     def _write(self, frames: list[list[Any]], compressed: Future[tuple[bytes, str, int]]) -> None:
-        """On the writer thread, in submission order: one frame into the file."""
-        if self._failed:  # a frame before this one was lost: the file is being abandoned
-            raise RuntimeError("an earlier frame could not be written")
-        try:
-            data, dtype, count = compressed.result()
-            self._out.write(data)
-        except BaseException:
-            self._failed = True
-            raise
+        """On the writing thread, in submission order: one frame into the file."""
+        data, dtype, count = compressed.result()
+        self._out.write(data)
         frames.append([self._offset, len(data), dtype, count])
         self._offset += len(data)
 
     def flush(self) -> int:
         """Write every queued frame; returns the offset after the last one."""
-        while self._pending:
-            self._pending.popleft().result()
+        self._behind.drain()
         return self._offset
 
     def close(self) -> None:
         """Stop the workers (queued frames are dropped unless :meth:`flush` ran)."""
-        self._failed = True  # what is still queued is not written
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        self._writer.shutdown(wait=True)
-        self._pool.shutdown(wait=True)
+        self._behind.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_footer(out: IO[bytes], metadata: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import numpy as np
 from fastfrac._errors import UserError
 from fastfrac._io.formats import CHUNK, StartJob, TensorInfo, copy_reason
 from fastfrac._io.limits import bad, check_byte_count, check_json_depth, check_shape
+from fastfrac._io.overlap import WriteBehind, read_ahead
 from fastfrac._types import BFLOAT16
 
 __all__ = ["SafetensorsFile", "open_file"]
@@ -161,36 +162,48 @@ class SafetensorsFile:
 
     def rewrite(self, dst: str | os.PathLike[str], start_job: StartJob) -> None:
         """Write the file to ``dst`` with each tensor approximated or copied as start_job says."""
-        with open(self.path, "rb") as src, open(dst, "wb") as out:
-            fd = src.fileno()
-            size = os.fstat(fd).st_size
-            _copy(fd, 0, self._start, out, self.path)  # header length and JSON, unchanged
-            pos = self._start
-            buffer = np.empty(0, np.uint8)  # grown once to a chunk, then reused
-            for entry in self._entries:
-                _copy(fd, pos, entry.begin, out, self.path)  # bytes between tensors, if any
-                buffer = self._write_entry(fd, entry, start_job, out, buffer)
-                pos = entry.end
-            _copy(fd, pos, size, out, self.path)
+        with open(self.path, "rb") as src, open(dst, "wb") as file:
+            out = WriteBehind(file)  # closed before the file, whatever happens
+            try:
+                fd = src.fileno()
+                size = os.fstat(fd).st_size
+                _copy(fd, 0, self._start, out, self.path)  # header length and JSON, unchanged
+                # One read-ahead over every tensor, so that the next tensor's
+                # first chunk is read while this one's last is approximated.
+                chunks = self._read_ahead(fd, self._entries)
+                pos = self._start
+                for entry in self._entries:
+                    _copy(fd, pos, entry.begin, out, self.path)  # bytes between tensors, if any
+                    self._write_entry(entry, chunks, start_job, out)
+                    pos = entry.end
+                _copy(fd, pos, size, out, self.path)
+                out.drain()
+            finally:
+                out.close()
 
-    def _write_entry(self, fd: int, entry: _Entry, start_job: StartJob, out: Any,
-                     buffer: np.ndarray) -> np.ndarray:
-        """One tensor's bytes, approximated or copied, to ``out.write``; the (grown) buffer."""
+    def _read_ahead(self, fd: int, entries: list[_Entry]) -> Iterator[np.ndarray]:
+        """The tensors' bytes in :func:`_ranges`' pieces, read on a thread one piece ahead."""
+        ranges = [piece for entry in entries for piece in _ranges(entry)]
+        return read_ahead(lambda buffer, offset: _read_into(fd, buffer, offset, self.path), ranges)
+
+    def _write_entry(self, entry: _Entry, chunks: Iterator[np.ndarray], start_job: StartJob,
+                     out: WriteBehind) -> None:
+        """One tensor's bytes, approximated or copied, from ``chunks`` (its pieces) to ``out``.
+
+        Every piece is handed to ``out`` to write behind: approximated ones are
+        new arrays, copied ones are copied out of the read-ahead's buffer.
+        """
         job = start_job(entry.info)
+        pieces = (next(chunks) for _ in _ranges(entry))
         if job is None:
-            _copy(fd, entry.begin, entry.end, out, self.path)
-            return buffer
+            for piece in pieces:
+                out.give(piece.copy())
+            return
         assert entry.file_type is not None  # only NumPy types are approximated
-        step = CHUNK * entry.file_type.itemsize
-        if buffer.size < step:
-            buffer = np.empty(step, np.uint8)
-        for offset in range(entry.begin, entry.end, step):
-            chunk = buffer[: min(step, entry.end - offset)]
-            _read_into(fd, chunk, offset, self.path)
-            new = job.convert(chunk.view(entry.file_type))
-            out.write(np.ascontiguousarray(new, dtype=entry.file_type))
+        for piece in pieces:
+            new = job.convert(piece.view(entry.file_type))
+            out.give(np.ascontiguousarray(new, dtype=entry.file_type))
         job.finish()
-        return buffer
 
     def preallocate(self, dst: str | os.PathLike[str]) -> None:
         """Create ``dst`` at this file's size with its header and every byte outside the tensors.
@@ -215,10 +228,13 @@ class SafetensorsFile:
         entry = next(e for e in self._entries if e.info.name == name)
         with open(self.path, "rb") as src:
             out_fd = os.open(dst, os.O_WRONLY)
+            out = WriteBehind(_At(out_fd, entry.begin))
             try:
-                self._write_entry(src.fileno(), entry, start_job, _At(out_fd, entry.begin),
-                                  np.empty(0, np.uint8))
+                chunks = self._read_ahead(src.fileno(), [entry])
+                self._write_entry(entry, chunks, start_job, out)
+                out.drain()
             finally:
+                out.close()
                 os.close(out_fd)
 
 
@@ -233,6 +249,13 @@ class _At:
         while view:
             n = os.pwrite(self._fd, view, self._pos)
             view, self._pos = view[n:], self._pos + n
+
+
+def _ranges(entry: _Entry) -> list[tuple[int, int]]:
+    """A tensor's bytes as ``(offset, length)`` pieces: chunks of :data:`CHUNK` values
+    (of _COPY_BYTES for a type NumPy lacks, which is only copied)."""
+    step = _COPY_BYTES if entry.file_type is None else CHUNK * entry.file_type.itemsize
+    return [(offset, min(step, entry.end - offset)) for offset in range(entry.begin, entry.end, step)]
 
 
 def _read_into(fd: int, buffer: np.ndarray, offset: int, path: Path) -> None:
