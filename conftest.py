@@ -75,7 +75,14 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under --benchmark, deselect every test that does not use the benchmark fixture."""
+    """Deselect the exhaustive sweeps unless ``-m`` names them; under --benchmark, every
+    test that does not use the benchmark fixture."""
+    if "exhaustive" not in (config.getoption("markexpr") or ""):
+        # Plain pytest and CI: the 2**32 sweeps are run by hand (``-m exhaustive``).
+        sweeps = [item for item in items if item.get_closest_marker("exhaustive")]
+        if sweeps:
+            config.hook.pytest_deselected(items=sweeps)
+            items[:] = [item for item in items if not item.get_closest_marker("exhaustive")]
     if not config.getoption("ff_benchmark"):
         return
     keep = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
