@@ -73,6 +73,7 @@ from typing import Any
 
 import ml_dtypes
 import numpy as np
+import pytest
 
 import fastfrac
 from fastfrac._fused import approximate_chunk
@@ -363,6 +364,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="where to build the checkpoints (default: the temporary directory)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
+    if args.dir is not None and not args.dir.is_dir():
+        parser.error(f"--dir {args.dir}: no such directory")
     shapes = [Shape.llama(h, vocab=args.vocab, layers=args.layers) for h in args.hidden]
     shard_bytes = int(args.shard_gb * 1e9)
     base = Path(tempfile.mkdtemp(prefix="bench-checkpoint-", dir=args.dir))
@@ -434,6 +437,13 @@ def test_tiny_benchmark_runs_and_cleans_up(tmp_path: Path, capsys) -> None:
         assert result[key]["median_values_per_s"] > 0
     report([result], 2, 2, 1)
     assert "page cache warm" in capsys.readouterr().out
+
+
+def test_a_missing_dir_is_one_line(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--dir", str(tmp_path / "nowhere"), "--hidden", "8"])
+    assert stop.value.code == 2
+    assert "--dir" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
 
 
 if __name__ == "__main__":
