@@ -15,9 +15,10 @@ file's size.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,14 +164,15 @@ class SafetensorsFile:
     def rewrite(self, dst: str | os.PathLike[str], start_job: StartJob) -> None:
         """Write the file to ``dst`` with each tensor approximated or copied as start_job says."""
         with open(self.path, "rb") as src, open(dst, "wb") as file:
-            out = WriteBehind(file)  # closed before the file, whatever happens
+            fd = src.fileno()
+            # One read-ahead over every tensor, so that the next tensor's
+            # first chunk is read while this one's last is approximated.
+            # Both threads stop before the files close, whatever happens.
+            chunks = self._read_ahead(fd, self._entries)
+            out = WriteBehind(file)
             try:
-                fd = src.fileno()
                 size = os.fstat(fd).st_size
                 _copy(fd, 0, self._start, out, self.path)  # header length and JSON, unchanged
-                # One read-ahead over every tensor, so that the next tensor's
-                # first chunk is read while this one's last is approximated.
-                chunks = self._read_ahead(fd, self._entries)
                 pos = self._start
                 for entry in self._entries:
                     _copy(fd, pos, entry.begin, out, self.path)  # bytes between tensors, if any
@@ -179,9 +181,10 @@ class SafetensorsFile:
                 _copy(fd, pos, size, out, self.path)
                 out.drain()
             finally:
+                chunks.close()
                 out.close()
 
-    def _read_ahead(self, fd: int, entries: list[_Entry]) -> Iterator[np.ndarray]:
+    def _read_ahead(self, fd: int, entries: list[_Entry]) -> Generator[np.ndarray, None, None]:
         """The tensors' bytes in :func:`_ranges`' pieces, read on a thread one piece ahead."""
         ranges = [piece for entry in entries for piece in _ranges(entry)]
         return read_ahead(lambda buffer, offset: _read_into(fd, buffer, offset, self.path), ranges)
@@ -194,7 +197,7 @@ class SafetensorsFile:
         new arrays, copied ones are copied out of the read-ahead's buffer.
         """
         job = start_job(entry.info)
-        pieces = (next(chunks) for _ in _ranges(entry))
+        pieces = itertools.islice(chunks, len(_ranges(entry)))
         if job is None:
             for piece in pieces:
                 out.give(piece.copy())
@@ -228,12 +231,13 @@ class SafetensorsFile:
         entry = next(e for e in self._entries if e.info.name == name)
         with open(self.path, "rb") as src:
             out_fd = os.open(dst, os.O_WRONLY)
+            chunks = self._read_ahead(src.fileno(), [entry])
             out = WriteBehind(_At(out_fd, entry.begin))
             try:
-                chunks = self._read_ahead(src.fileno(), [entry])
                 self._write_entry(entry, chunks, start_job, out)
                 out.drain()
             finally:
+                chunks.close()
                 out.close()
                 os.close(out_fd)
 
