@@ -19,6 +19,7 @@ each path) as a share of the whole decimal search.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import statistics
@@ -361,8 +362,6 @@ def main(repeat: int = 7) -> None:
 
 def _parse(argv: list[str] | None = None) -> int:
     """The number of rounds from the command line (``--help`` says what is timed)."""
-    import argparse
-
     parser = argparse.ArgumentParser(
         description="Every kernel path (serial, AVX2, AVX-512 where the CPU has them) against "
         "the pure-Python reference loop and its peers, on 10**6 float32 N(0, 0.05) values: "
