@@ -154,5 +154,27 @@ static inline ff_vi ff_vd_to_vi(ff_vd v) {
     const ff_vd two52 = ff_vd_set(4503599627370496.0);
     return _mm256_xor_si256(_mm256_castpd_si256(ff_vd_add(v, two52)), _mm256_castpd_si256(two52));
 }
+/* The four int64 at v (all of them: callers handle tails). */
+static inline ff_vi ff_vi_load(const int64_t *v) { return _mm256_loadu_si256((const __m256i *)v); }
+/* words[j] = byte j of every lane, lane k's at byte k.  AVX2 has no
+ * 64-to-8-bit narrow, so one byte shuffle pairs byte j of the two lanes in
+ * each 128-bit half (16-bit unit j of the half), and interleaving the
+ * halves' units puts byte j of all four lanes in 32-bit unit j (planes 0-3
+ * from the low units, 4-7 from the high ones). */
+FF_INLINE void ff_vi_byte_planes(ff_vi x, uint64_t words[8]) {
+    const __m256i pairs = _mm256_shuffle_epi8(
+        x, _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0, 8, 1, 9, 2,
+                            10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+    const __m128i low = _mm256_castsi256_si128(pairs), high = _mm256_extracti128_si256(pairs, 1);
+    const __m128i planes03 = _mm_unpacklo_epi16(low, high), planes47 = _mm_unpackhi_epi16(low, high);
+    words[0] = (uint32_t)_mm_cvtsi128_si32(planes03);
+    words[1] = (uint32_t)_mm_extract_epi32(planes03, 1);
+    words[2] = (uint32_t)_mm_extract_epi32(planes03, 2);
+    words[3] = (uint32_t)_mm_extract_epi32(planes03, 3);
+    words[4] = (uint32_t)_mm_cvtsi128_si32(planes47);
+    words[5] = (uint32_t)_mm_extract_epi32(planes47, 1);
+    words[6] = (uint32_t)_mm_extract_epi32(planes47, 2);
+    words[7] = (uint32_t)_mm_extract_epi32(planes47, 3);
+}
 
 #include "ff_simd.h"

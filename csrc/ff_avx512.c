@@ -103,5 +103,13 @@ static inline ff_vi ff_vi_gather(const uint64_t *table, ff_vi i) {
 }
 static inline ff_vd ff_vi_to_vd(ff_vi v) { return _mm512_cvtepi64_pd(v); }
 static inline ff_vi ff_vd_to_vi(ff_vd v) { return _mm512_cvttpd_epi64(v); }
+/* The eight int64 at v (all of them: callers handle tails). */
+static inline ff_vi ff_vi_load(const int64_t *v) { return _mm512_loadu_si512((const void *)v); }
+/* words[j] = byte j of every lane, lane k's at byte k: a shift and one
+ * truncating narrow (vpmovqb) per plane. */
+FF_INLINE void ff_vi_byte_planes(ff_vi x, uint64_t words[8]) {
+    for (int j = 0; j < 8; ++j)
+        words[j] = (uint64_t)_mm_cvtsi128_si64(_mm512_cvtepi64_epi8(_mm512_srli_epi64(x, 8 * j)));
+}
 
 #include "ff_simd.h"

@@ -38,6 +38,7 @@
         .fused_f64 = ff_fused_f64_##ISA,                                                           \
         .fused_f16 = ff_fused_f16_##ISA,                                                           \
         .fused_bf16 = ff_fused_bf16_##ISA,                                                         \
+        .to_planes = ff_i64_to_planes_##ISA,                                                       \
     }
 
 /* ff_approximate_f32_i32_serial ... ff_fused_bf16_serial */
@@ -163,3 +164,9 @@ FF_FORWARD_FUSED(f64)
 FF_FORWARD_FUSED(f16)
 /* ff_fused_bf16 */
 FF_FORWARD_FUSED(bf16)
+
+int ff_i64_to_planes(const int64_t *v, size_t n, int width, uint8_t *planes) {
+    if (width != 1 && width != 2 && width != 4 && width != 8) return -1;
+    ff_kernels()->to_planes(v, n, width, planes);
+    return 0;
+}

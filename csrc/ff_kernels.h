@@ -36,7 +36,8 @@ typedef int64_t ff_i64;
 
 /* Declares every kernel of one instruction set: the sixteen batch kernels
  * above for (f32, f64, f16, bf16) x (i32, i64), ff_to_float_<ISA>,
- * ff_shortest_{f32,f16,bf16}_batch_<ISA> and ff_fused_{f32,f64,f16,bf16}_<ISA>. */
+ * ff_shortest_{f32,f16,bf16}_batch_<ISA>, ff_fused_{f32,f64,f16,bf16}_<ISA> and
+ * ff_i64_to_planes_<ISA> (ff_i64_to_planes with a valid width). */
 #define FF_DECLARE_ISA(ISA)                                                                        \
     FF_DECLARE_BATCH(f32, i32, ISA)                                                                \
     FF_DECLARE_BATCH(f32, i64, ISA)                                                                \
@@ -57,13 +58,15 @@ typedef int64_t ff_i64;
     FF_DECLARE_FUSED(f32, ISA)                                                                     \
     FF_DECLARE_FUSED(f64, ISA)                                                                     \
     FF_DECLARE_FUSED(f16, ISA)                                                                     \
-    FF_DECLARE_FUSED(bf16, ISA)
+    FF_DECLARE_FUSED(bf16, ISA)                                                                    \
+    void ff_i64_to_planes_##ISA(const int64_t *v, size_t n, int width, uint8_t *planes);
 
 /* ff_approximate_f32_i32_serial ... ff_limit_bf16_i64_serial (ff_serial.c),
  * ff_to_float_serial (ff_to_float.c), ff_shortest_f32_batch_serial,
  * ff_shortest_f16_batch_serial, ff_shortest_bf16_batch_serial
  * (ff_shortest.c), ff_fused_f32_serial ... ff_fused_bf16_serial
- * (ff_fused.c): the reference for every other variant. */
+ * (ff_fused.c), ff_i64_to_planes_serial (ff_planes.c): the reference for
+ * every other variant. */
 FF_DECLARE_ISA(serial)
 
 /* ff_avx2.c and ff_avx512.c: CMake compiles them, and defines
@@ -114,6 +117,7 @@ typedef struct ff_kernel_table {
                       int64_t *, ff_fused_result *);
     void (*fused_bf16)(const uint16_t *, size_t, int, ff_mode, int, uint16_t *, int64_t *,
                        int64_t *, ff_fused_result *);
+    void (*to_planes)(const int64_t *, size_t, int, uint8_t *);
 } ff_kernel_table;
 
 /* ff_shortest.c: the shortest digits of every float16 (bfloat16) bit

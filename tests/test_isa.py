@@ -381,3 +381,24 @@ def test_shortest_digits_match_serial(isa: str, name: str) -> None:
     x = np.ascontiguousarray(f32_digit_cases()[name])
     for n in (*SIZES, x.size):
         same_as_serial(lambda: _core.shortest_digits(x[:n]), f"{isa} shortest {name} n={n}")
+
+
+# ---- byte planes of the fractions container's frames ---------------------------------------
+# tests/test_frames.py holds the selected path to NumPy's cast and transpose;
+# here every path must give the serial path's bytes, on sizes around the lanes.
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+def test_byte_planes_match_serial_and_numpy(isa: str, width: int) -> None:
+    from test_frames import numpy_planes
+
+    rng = np.random.default_rng(width)
+    # Any int64 bits: the packing keeps the low `width` bytes, as NumPy's cast does.
+    v = rng.integers(-(2**63), 2**63 - 1, 5000, dtype=np.int64, endpoint=True)
+    v[::9] = v[::9] >> (64 - 8 * width)  # some that fit the signed type ...
+    v[1::9] = np.abs(v[1::9] >> (65 - 8 * width))  # ... and the unsigned one
+    for n in (*SIZES, v.size):
+        part = np.ascontiguousarray(v[:n])
+        same_as_serial(lambda: _core.int64_to_planes(part, width), f"{isa} planes {width} n={n}")
+        want = numpy_planes(part, np.dtype(f"<u{width}"))
+        assert _core.int64_to_planes(part, width).tobytes() == want, f"{isa} planes {width} n={n}"
