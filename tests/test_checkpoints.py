@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import blake3
 import numpy as np
 import pytest
 
@@ -210,7 +210,7 @@ def test_checkpoint_fractions_directory_one_container_per_shard(tmp_path) -> Non
         assert container.version == 3 and "layers.1.weight" in {t["name"] for t in container.tensors}
         shard = tmp_path / "ck" / "model-00002-of-00003.safetensors"
         assert container.source == {"file": shard.name, "bytes": shard.stat().st_size,
-                                    "sha256": hashlib.sha256(shard.read_bytes()).hexdigest()}
+                                    "blake3": blake3.blake3(shard.read_bytes()).hexdigest()}
 
 
 def test_checkpoint_spec_resolves_over_all_shards(tmp_path, capsys) -> None:

@@ -885,7 +885,7 @@ def test_restore_refuses_another_file(tmp_path) -> None:
        "--fractions", tmp_path / "fr.npz", "-q")
     before = sorted(os.listdir(tmp_path))
     cases = [
-        ("fr.ffc", "other.npz", "fr.ffc was made from: SHA-256"),
+        ("fr.ffc", "other.npz", "fr.ffc was made from: BLAKE3"),
         ("fr.npz", "shape.npz", "has shape [51] in"),
         ("fr.ffc", "name.npz", "holds tensor 'a', which"),
         ("in.npz", "in.npz", "is the same file as IN"),

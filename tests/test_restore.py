@@ -111,7 +111,7 @@ def test_version_3_holds_what_version_2_holds(made) -> None:
     with open_container(made / "fr.ffc") as c:
         entry = c.tensors[0]
         assert len(entry["num"]) == 2 and sum(f[3] for f in entry["num"]) == frames.FRAME + 9
-        assert c.source["file"] == "in.npz" and len(c.source["sha256"]) == 64
+        assert c.source["file"] == "in.npz" and len(c.source["blake3"]) == 64
 
 
 def test_plain_tensors_of_every_kind_round_trip(tmp_path) -> None:
@@ -173,6 +173,12 @@ HOSTILE = {
               "appears twice"),
     "version": (lambda raw: rewrite_metadata(raw, lambda m: m.__setitem__("version", 9)),
                 "unsupported container format"),
+    "no digest": (lambda raw: rewrite_metadata(raw, lambda m: m["source"].pop("blake3")),
+                  "records no digest of 'in.npz'"),
+    "digest": (lambda raw: rewrite_metadata(raw, lambda m: m["source"].__setitem__("blake3", "0" * 64)),
+               "bad.ffc was made from: BLAKE3 [0-9a-f]{16}\\.\\.\\., the container names"),
+    "source size": (lambda raw: rewrite_metadata(raw, lambda m: m["source"].__setitem__("bytes", 1)),
+                    "the container names 'in.npz' with 1 bytes"),
 }
 
 
@@ -185,6 +191,25 @@ def test_a_hostile_container_is_one_line_and_nothing_is_written(made, case) -> N
         restore_file(bad, made / "in.npz", made / "m.npz")
     assert "\n" not in str(info.value)
     assert sorted(os.listdir(made)) == before
+
+
+def test_a_container_recording_sha256_still_restores_and_is_checked(made) -> None:
+    """Containers written before BLAKE3 record IN's SHA-256: restore checks that instead."""
+    import hashlib
+
+    sha = hashlib.sha256((made / "in.npz").read_bytes()).hexdigest()
+
+    def as_before(meta, digest=sha):
+        meta["source"].pop("blake3")
+        meta["source"]["sha256"] = digest
+
+    old = damaged(made / "fr.ffc", lambda raw: rewrite_metadata(raw, as_before))
+    restore_file(old, made / "in.npz", made / "back.npz")
+    assert (made / "back.npz").read_bytes() == (made / "out.npz").read_bytes()
+    wrong = damaged(made / "fr.ffc", lambda raw: rewrite_metadata(raw, lambda m: as_before(m, "f" * 64)))
+    with pytest.raises(UserError, match=f"SHA-256 {sha[:16]}..., the container names 'in.npz'"):
+        restore_file(wrong, made / "in.npz", made / "back2.npz")
+    assert not (made / "back2.npz").exists()
 
 
 def test_a_frame_declaring_a_huge_size_is_refused_before_allocation(made) -> None:

@@ -87,7 +87,7 @@ naming it (or its layer) exactly is an error.  Weights must be finite.
 
 --fractions FILE: the fractions container of the approximated tensors
 (num/den in the narrowest integer types, with each tensor's shape, dtype, p
-and digits, and IN's size and SHA-256), from which 'fastfrac restore'
+and digits, and IN's size and BLAKE3 digest), from which 'fastfrac restore'
 rebuilds OUT.  Its version follows its name: FILE.ffc (or any name not
 ending in .npz) is version 3, Zstandard-compressed frames, the smaller and
 faster one, which numpy.load does not read; FILE.npz is version 2, a ZIP of
@@ -166,8 +166,9 @@ with the same skeleton: the same tensors, shapes and types).
 checked before anything is written: CONTAINER is a fastfrac fractions
 container (version 3 .ffc or version 2 .npz); every tensor it holds is in IN
 with the same shape and float type; a version 3 container's record of IN's
-size and SHA-256 matches IN (version 2 containers carry none).  MODEL must
-have IN's format and be neither IN nor CONTAINER.
+size and digest (BLAKE3, or SHA-256 in earlier containers) matches IN
+(version 2 containers carry none).  MODEL must have IN's format and be
+neither IN nor CONTAINER.
 
 checkpoints: CONTAINER is the directory --fractions DIR wrote (one container
 per shard and fractions.index.json), IN the checkpoint directory, MODEL a new

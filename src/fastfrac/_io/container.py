@@ -19,7 +19,7 @@ Both hold the same content and the same JSON metadata::
 
     {"format": "fastfrac-fractions", "version": 3, "mode": "decimal",
      "codec": {"name": "zstd", "level": 1, "shuffle": true},
-     "source": {"file": "model.safetensors", "bytes": 1234, "sha256": "..."},
+     "source": {"file": "model.safetensors", "bytes": 1234, "blake3": "..."},
      "tensors": [{"name": "dense/kernel", "layer": "dense", "kind": "fractions",
                   "shape": [3, 2], "dtype": "float32", "p": 2, "digits": 4,
                   "fortran_order": false, "num": [FRAME, ...], "den": [FRAME, ...]}, ...]}
@@ -33,7 +33,9 @@ significant digits num/den is rounded to, null meaning the exact num/den.
 The weight is ``fastfrac.to_float(num, den, digits).astype(dtype)``
 (:func:`decode`).  ``layer`` is the Keras layer holding the tensor, or null.
 ``source`` (version 3, written by the command line; null otherwise) names
-the model file the fractions came from, its size and SHA-256, so that
+the model file the fractions came from, its size and BLAKE3 digest (hex;
+containers written before BLAKE3 was adopted record ``"sha256"`` instead,
+which is still checked: :mod:`fastfrac._io.source`), so that
 ``fastfrac restore`` can refuse another file.  ``codec`` (version 3)
 says how the frames were compressed, for the record: each frame is a
 standard Zstandard frame and says its own size.  Version 3 only: the frames
@@ -313,7 +315,7 @@ class ContainerWriter:
         (:func:`version_for`; a caller writing under a temporary name passes
         the final name's).
     source : dict, optional
-        What the fractions came from (``file``, ``bytes``, ``sha256``:
+        What the fractions came from (``file``, ``bytes``, ``blake3``:
         :mod:`fastfrac._io.source`), recorded in a version 3 container for
         ``fastfrac restore``; the attribute ``source`` may be set until
         :meth:`close`.

@@ -14,7 +14,8 @@ Everything that makes the pair inconsistent is one error before anything is
 written: a container tensor IN lacks, or holds with another shape or type;
 a tensor IN holds that the container's options would have approximated is
 not checked (the container does not record SPEC), but IN's size and
-SHA-256, which a version 3 container records, are.  A version 2 container
+digest, which a version 3 container records, are (BLAKE3, or SHA-256 in
+containers written before: :func:`fastfrac._io.source.matches`).  A version 2 container
 (``.npz``) records no checksum; names, shapes and types are still checked.
 """
 
@@ -43,7 +44,7 @@ from fastfrac._io.limits import check_json_depth
 from fastfrac._io.paths import check_paths, check_readable
 from fastfrac._io.rewrite import _damaged, report_json
 from fastfrac._io.sizes import tensor_bytes
-from fastfrac._io.source import describe
+from fastfrac._io.source import matches
 from fastfrac._progress import BYTES, Progress
 from fastfrac._types import Fractions
 
@@ -105,15 +106,10 @@ def _check_pair(container: ContainerFile, model: ModelFile, like: Path) -> None:
             raise UserError(f"tensor {name!r} is {tensor.dtype} in {like} but {entry['dtype']} "
                             f"in {container.path} (nothing was written)")
     if container.source is not None:
-        got = describe(like)
-        want = container.source
-        if (got["bytes"], got["sha256"]) != (want.get("bytes"), want.get("sha256")):
-            raise UserError(
-                f"{like} is not the file {container.path} was made from: SHA-256 "
-                f"{got['sha256'][:16]}... ({got['bytes']:,} bytes), the container names "
-                f"{want.get('file')!r} with {str(want.get('sha256'))[:16]}... "
-                f"({want.get('bytes')} bytes) (nothing was written)"
-            )
+        why = matches(like, container.source)
+        if why is not None:
+            raise UserError(f"{like} is not the file {container.path} was made from: {why} "
+                            "(nothing was written)")
 
 
 def _restore_model(container: ContainerFile, model: ModelFile, out: Path,
