@@ -17,8 +17,8 @@ int64 fractions; the rounding to ``2p`` digits is metadata, not stored):
   ~/.cache/fastfrac/minilm), as stored (float32) and cast to bfloat16, P = 1, 2;
 - ``normal p=P``: 2 * 10**6 float32 values from N(0, 0.05), P = 1 ... 4.
 
-Candidates: the real version-2 file (``container.write``, ZIP framing and
-metadata included) and encodings of the two streams of every tensor
+Candidates: the real version-2 and version-3 files (``container.write`` to
+``.npz`` and ``.ffc``, framing and metadata included) and encodings of the two streams of every tensor
 separately, each a transform (narrowest type, at least 32 bits, zigzag on
 the numerators, zigzag delta on the denominators) and a codec (zlib, zstd
 through ``zstandard``, blosc2).  Their sizes count the compressed payload
@@ -310,6 +310,26 @@ class ContainerV2(Candidate):
                     for n in names]
 
 
+class ContainerV3(Candidate):
+    """The real version-3 file as ``fastfrac approximate --fractions FILE.ffc`` writes it.
+
+    Frames of 2**20 values in their own narrowest types, byte planes in C,
+    zstd level 1 on the writer's two worker threads (src/fastfrac/_io/frames.py);
+    the size is the whole file, metadata included.
+    """
+
+    name = "v3 container (.ffc as written)"
+    library = ""
+
+    def encode(self, tensors: Sequence[container.Tensor], scratch: Path) -> Encoded:
+        path = scratch / "v3.ffc"
+        size = container.write(tensors, path, mode="decimal")
+        return Encoded(size, path)
+
+    def decode(self, encoded: Encoded) -> list[Fractions]:
+        return [t.fractions for t in container.read(encoded.parts).tensors]  # type: ignore[misc]
+
+
 def candidates(threads: int) -> list[Candidate]:
     """The measured encodings, the version-2 file first."""
     def blosc(codec: str, level: int, shuffle: str, num: Transform = NARROWEST,
@@ -319,6 +339,7 @@ def candidates(threads: int) -> list[Candidate]:
 
     return [
         ContainerV2(),
+        ContainerV3(),
         Streams("zlib-6", Zlib(6)),
         Streams("zlib-1", Zlib(1)),
         Streams("zstd-1", Zstd(1)),
@@ -617,8 +638,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                         metavar="NAME", help=f"corpora to measure, of: {', '.join(builders)}")
     parser.add_argument("--threads", type=int, default=thread_count(None),
                         help="threads for the fused pass and the multi-threaded codecs (every core)")
+    parser.add_argument("--candidate", nargs="+", metavar="TEXT",
+                        help="measure only the candidates whose name contains one of these "
+                             "(the choice rule then compares only them)")
     args = parser.parse_args(argv)
-    cands = [c for c in candidates(args.threads) if available(c)]
+    cands = [c for c in candidates(args.threads) if available(c)
+             and (not args.candidate or any(t in c.name for t in args.candidate))]
+    if not cands:
+        parser.error(f"no candidate's name contains any of {args.candidate}")
     corpora = [builders[name]() for name in args.corpus]
     limits = {c.name: floors(c) for c in corpora}
     with tempfile.TemporaryDirectory() as scratch:
