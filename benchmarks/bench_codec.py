@@ -18,8 +18,8 @@ int64 fractions; the rounding to ``2p`` digits is metadata, not stored):
 - ``normal p=P``: 2 * 10**6 float32 values from N(0, 0.05), P = 1 ... 4.
 
 Candidates: the real version-2 and version-3 files (``container.write`` to
-``.npz`` and ``.ffc``, framing and metadata included) and encodings of the two streams of every tensor
-separately, each a transform (narrowest type, at least 32 bits, zigzag on
+``.npz`` and ``.ffc``, framing and metadata included) and encodings of the
+two streams of every tensor separately, each a transform (narrowest type, at least 32 bits, zigzag on
 the numerators, zigzag delta on the denominators) and a codec (zlib, zstd
 through ``zstandard``, blosc2).  Their sizes count the compressed payload
 only: a container adds a few hundred bytes per tensor.

@@ -18,7 +18,7 @@ chosen by the file's name:
 Both hold the same content and the same JSON metadata::
 
     {"format": "fastfrac-fractions", "version": 3, "mode": "decimal",
-     "codec": {"name": "zstd", "level": 1, "shuffle": true},
+     "codec": {"name": "zstd", "level": 1, "shuffle": true, "plane_blocks_below": 131072},
      "source": {"file": "model.safetensors", "bytes": 1234, "blake3": "..."},
      "tensors": [{"name": "dense/kernel", "layer": "dense", "kind": "fractions",
                   "shape": [3, 2], "dtype": "float32", "p": 2, "digits": 4,
@@ -37,8 +37,10 @@ the model file the fractions came from, its size and BLAKE3 digest (hex;
 containers written before BLAKE3 was adopted record ``"sha256"`` instead,
 which is still checked: :mod:`fastfrac._io.source`), so that
 ``fastfrac restore`` can refuse another file.  ``codec`` (version 3)
-says how the frames were compressed, for the record: each frame is a
-standard Zstandard frame and says its own size.  Version 3 only: the frames
+says how the frames were compressed, for the record (frames of fewer than
+``plane_blocks_below`` values end a Zstandard block at every byte plane;
+files without the key did not): each frame is a standard Zstandard frame
+and says its own size.  Version 3 only: the frames
 of ``num`` and ``den`` (``data`` for a plain tensor, its bytes as unsigned
 integers of its item size) and ``fortran_order``.  In version 2 the arrays
 are the members ``<tensor>.num``, ``<tensor>.den`` and ``<tensor>``, in the

@@ -30,14 +30,16 @@ from fastfrac._errors import UserError
 __all__ = ["DIGESTS", "SourceDigest", "describe", "matches"]
 
 _BLOCK = 1 << 22
-# Metadata key -> hash object factory, the one new containers record first.
-DIGESTS: dict[str, Callable[[], Any]] = {"blake3": blake3.blake3, "sha256": hashlib.sha256}
-# How a digest is named in an error message.
-_TITLES = {"blake3": "BLAKE3", "sha256": "SHA-256"}
+# Metadata key -> (its name in messages, hash object factory); new containers
+# record the first.
+DIGESTS: dict[str, tuple[str, Callable[[], Any]]] = {
+    "blake3": ("BLAKE3", blake3.blake3),
+    "sha256": ("SHA-256", hashlib.sha256),
+}
 
 
 def _hexdigest(path: Path, algorithm: str) -> str:
-    digest = DIGESTS[algorithm]()
+    digest = DIGESTS[algorithm][1]()
     with open(path, "rb") as f:
         while block := f.read(_BLOCK):
             digest.update(block)
@@ -104,16 +106,18 @@ def matches(path: str | os.PathLike[str], source: dict[str, Any]) -> str | None:
     BLAKE3 6437b3ac38465133..., the container names 'w.npz' with 0000000000000000... (both 3 bytes)
     """
     algorithm = next((a for a in DIGESTS if isinstance(source.get(a), str)), None)
+    # The record's values are the container's, untrusted: shown cut short.
+    name, size_given = f"{source.get('file')!r:.80}", f"{source.get('bytes')!r:.40}"
     if algorithm is None:
-        return f"the container records no digest of {source.get('file')!r} that can be checked"
+        return f"the container records no digest of {name} that can be checked"
     try:
         size = Path(path).stat().st_size
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     if size != source.get("bytes"):
-        return f"{size:,} bytes, the container names {source.get('file')!r} with {source.get('bytes')} bytes"
+        return f"{size:,} bytes, the container names {name} with {size_given} bytes"
     got = describe(path, algorithm)[algorithm]
     if got == source[algorithm]:
         return None
-    return (f"{_TITLES[algorithm]} {got[:16]}..., the container names {source.get('file')!r} "
+    return (f"{DIGESTS[algorithm][0]} {got[:16]}..., the container names {name} "
             f"with {source[algorithm][:16]}... (both {size:,} bytes)")
