@@ -187,6 +187,19 @@ typedef struct ff_fused_result {
     uint64_t num_any, num_magnitude, den_any;
 } ff_fused_result;
 
+/* Where the fused pass can write the fractions as byte planes, the layout of
+ * the fractions container (ff_i64_to_planes), instead of as int64 arrays:
+ * byte j (little-endian) of the i-th numerator goes to num[j * stride + i]
+ * for j < num_width, and likewise for the denominators.  Widths are 1, 2, 4
+ * or 8 and the higher bytes are dropped, so the caller compares them with
+ * the widths the result's ORs give (ff_width_of_bits) before using the
+ * planes.  Each plane holds stride bytes; a call writes elements 0 .. n-1. */
+typedef struct ff_planes_out {
+    uint8_t *num, *den;
+    size_t stride;
+    int num_width, den_width;
+} ff_planes_out;
+
 /* One chunk of a tensor in one pass, the same as, element by element,
  *   ff_approximate_<FT>_i64 (bound of precision p, int64 fractions) ->
  *   ff_ratio_to_f64(num, den), then ff_round_significant(., digits) when
@@ -196,17 +209,23 @@ typedef struct ff_fused_result {
  * (they are reported, not computed); a NaN or infinity anywhere takes
  * precedence over an overflow, as a finiteness check before the
  * approximation would.  num and den are both NULL (not wanted) or both n
- * long.  y, num and den hold unspecified values when status is not OK.
+ * long; planes is NULL or where the fractions also go as byte planes (the
+ * ORs of the result are computed when either is given).  y, num, den and
+ * the planes hold unspecified values when status is not OK.
  * Requires 0 <= p <= FF_MAX_P_I64, digits >= 0 and x, y of n elements. */
 void ff_fused_f32(const float *x, size_t n, int p, ff_mode mode, int digits, float *y,
-                  int64_t *num, int64_t *den, ff_fused_result *result);
+                  int64_t *num, int64_t *den, const ff_planes_out *planes,
+                  ff_fused_result *result);
 void ff_fused_f64(const double *x, size_t n, int p, ff_mode mode, int digits, double *y,
-                  int64_t *num, int64_t *den, ff_fused_result *result);
+                  int64_t *num, int64_t *den, const ff_planes_out *planes,
+                  ff_fused_result *result);
 /* x and y: float16 (f16) or bfloat16 (bf16) bit patterns. */
 void ff_fused_f16(const uint16_t *x, size_t n, int p, ff_mode mode, int digits, uint16_t *y,
-                  int64_t *num, int64_t *den, ff_fused_result *result);
+                  int64_t *num, int64_t *den, const ff_planes_out *planes,
+                  ff_fused_result *result);
 void ff_fused_bf16(const uint16_t *x, size_t n, int p, ff_mode mode, int digits, uint16_t *y,
-                   int64_t *num, int64_t *den, ff_fused_result *result);
+                   int64_t *num, int64_t *den, const ff_planes_out *planes,
+                   ff_fused_result *result);
 
 /* The double v rounded to the nearest float16 (bfloat16) bit pattern, ties
  * to even, overflowing to infinity; NaN stays a (quiet) NaN. */
@@ -310,15 +329,17 @@ size_t ff_limit_bf16_i64_parallel(const uint16_t *x, const int64_t *max_den, siz
  * the single-threaded call's (maxima and integer sums do not depend on the
  * order, the failure is the smallest index of its kind). */
 void ff_fused_f32_parallel(const float *x, size_t n, int p, ff_mode mode, int digits, float *y,
-                           int64_t *num, int64_t *den, ff_fused_result *result, int threads);
+                           int64_t *num, int64_t *den, const ff_planes_out *planes,
+                           ff_fused_result *result, int threads);
 void ff_fused_f64_parallel(const double *x, size_t n, int p, ff_mode mode, int digits, double *y,
-                           int64_t *num, int64_t *den, ff_fused_result *result, int threads);
+                           int64_t *num, int64_t *den, const ff_planes_out *planes,
+                           ff_fused_result *result, int threads);
 void ff_fused_f16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
-                           uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
-                           int threads);
+                           uint16_t *y, int64_t *num, int64_t *den,
+                           const ff_planes_out *planes, ff_fused_result *result, int threads);
 void ff_fused_bf16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
-                            uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
-                            int threads);
+                            uint16_t *y, int64_t *num, int64_t *den,
+                            const ff_planes_out *planes, ff_fused_result *result, int threads);
 
 /* ff_to_float with threads, and checked: returns n, or the smallest i with
  * den[i] <= 0, in which case out is incomplete (it may not be used). */

@@ -152,8 +152,9 @@ void ff_shortest_bf16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32
 
 #define FF_FORWARD_FUSED(FT)                                                                       \
     void ff_fused_##FT(const ff_##FT *x, size_t n, int p, ff_mode mode, int digits, ff_##FT *y,    \
-                       int64_t *num, int64_t *den, ff_fused_result *result) {                      \
-        ff_kernels()->fused_##FT(x, n, p, mode, digits, y, num, den, result);                      \
+                       int64_t *num, int64_t *den, const ff_planes_out *planes,                    \
+                       ff_fused_result *result) {                                                  \
+        ff_kernels()->fused_##FT(x, n, p, mode, digits, y, num, den, planes, result);              \
     }
 
 /* ff_fused_f32 */

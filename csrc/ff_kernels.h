@@ -32,7 +32,8 @@ typedef int64_t ff_i64;
 /* Declares the fused chunk pass ff_fused_<FT>_<ISA> (ff_fused.c). */
 #define FF_DECLARE_FUSED(FT, ISA)                                                                  \
     void ff_fused_##FT##_##ISA(const ff_##FT *x, size_t n, int p, ff_mode mode, int digits,        \
-                               ff_##FT *y, int64_t *num, int64_t *den, ff_fused_result *result);
+                               ff_##FT *y, int64_t *num, int64_t *den,                             \
+                               const ff_planes_out *planes, ff_fused_result *result);
 
 /* Declares every kernel of one instruction set: the sixteen batch kernels
  * above for (f32, f64, f16, bf16) x (i32, i64), ff_to_float_<ISA>,
@@ -110,13 +111,13 @@ typedef struct ff_kernel_table {
     void (*shortest_f16)(const uint16_t *, size_t, uint64_t *, int32_t *);
     void (*shortest_bf16)(const uint16_t *, size_t, uint64_t *, int32_t *);
     void (*fused_f32)(const float *, size_t, int, ff_mode, int, float *, int64_t *, int64_t *,
-                      ff_fused_result *);
+                      const ff_planes_out *, ff_fused_result *);
     void (*fused_f64)(const double *, size_t, int, ff_mode, int, double *, int64_t *, int64_t *,
-                      ff_fused_result *);
+                      const ff_planes_out *, ff_fused_result *);
     void (*fused_f16)(const uint16_t *, size_t, int, ff_mode, int, uint16_t *, int64_t *,
-                      int64_t *, ff_fused_result *);
+                      int64_t *, const ff_planes_out *, ff_fused_result *);
     void (*fused_bf16)(const uint16_t *, size_t, int, ff_mode, int, uint16_t *, int64_t *,
-                       int64_t *, ff_fused_result *);
+                       int64_t *, const ff_planes_out *, ff_fused_result *);
     void (*to_planes)(const int64_t *, size_t, int, uint8_t *);
 } ff_kernel_table;
 

@@ -228,19 +228,32 @@ static void ff_fused_close(ff_fused_result *result, size_t n, size_t first_nonfi
     } while (0)
 #endif
 
-/* ff_fused_<FT>_parallel: the selected ff_fused_<FT> over chunks; num and
- * den (when wanted) are cut at the same places as x and y. */
+/* ff_fused_<FT>_parallel: the selected ff_fused_<FT> over chunks; num, den
+ * and the planes (when wanted) are cut at the same places as x and y. */
 #define FF_DEFINE_FUSED_PARALLEL(FT)                                                               \
     void ff_fused_##FT##_parallel(const ff_##FT *x, size_t n, int p, ff_mode mode, int digits,     \
-                                  ff_##FT *y, int64_t *num, int64_t *den, ff_fused_result *result, \
+                                  ff_##FT *y, int64_t *num, int64_t *den,                          \
+                                  const ff_planes_out *planes, ff_fused_result *result,            \
                                   int threads) {                                                   \
         void (*kernel)(const ff_##FT *, size_t, int, ff_mode, int, ff_##FT *, int64_t *,           \
-                       int64_t *, ff_fused_result *) = ff_kernels()->fused_##FT;                   \
+                       int64_t *, const ff_planes_out *, ff_fused_result *) =                      \
+            ff_kernels()->fused_##FT;                                                              \
         FF_PARALLEL_FUSED(n, threads, result, FF_FUSED_CALL);                                      \
     }
 #define FF_FUSED_CALL(start, len, part)                                                            \
     kernel(x + (start), len, p, mode, digits, y + (start), num ? num + (start) : NULL,             \
-           den ? den + (start) : NULL, part)
+           den ? den + (start) : NULL, ff_planes_from(planes, start, &(ff_planes_out){0}), part)
+
+/* planes (NULL or not) as seen from element start on: the same planes and
+ * stride, the pointers moved on; *shifted is where that view is kept. */
+static const ff_planes_out *ff_planes_from(const ff_planes_out *planes, size_t start,
+                                           ff_planes_out *shifted) {
+    if (planes == NULL) return NULL;
+    *shifted = *planes;
+    shifted->num += start;
+    shifted->den += start;
+    return shifted;
+}
 
 /* ff_fused_f32_parallel */
 FF_DEFINE_FUSED_PARALLEL(f32)

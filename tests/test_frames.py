@@ -147,6 +147,46 @@ def test_small_frames_keep_each_plane_in_blocks_of_its_own(size) -> None:
     np.testing.assert_array_equal(reader.take(size), values)
 
 
+@pytest.mark.parametrize("size", [1, 1000, frames.PLANE_BLOCKS_BELOW, frames.FRAME])
+@pytest.mark.parametrize("signed", [False, True])
+def test_planes_from_the_fused_pass_write_the_same_frame(size, signed) -> None:
+    """add_planes (the planes the fused pass writes) and add (int64 values) give the
+    same bytes and frame list, small frames' plane blocks included."""
+    from fastfrac._fused import approximate_chunk
+
+    rng = np.random.default_rng(size)
+    x = rng.normal(0, 0.05, size).astype(np.float32)
+    if not signed:
+        x = np.abs(x)
+    result = approximate_chunk(x, 2, planes=(1, 1))  # too narrow for den: the second pass
+    fractions = approximate_chunk(x, 2, fractions=True).fractions
+    for planes, values, dtype in zip(result.planes, fractions, result.fraction_types):
+        by_values = write_frames(values, threads=1)
+        out = io.BytesIO()
+        out.write(frames.MAGIC)
+        writer = frames.FrameWriter(out, threads=1)
+        listed: list = []
+        writer.add_planes(planes, dtype, listed)
+        end = writer.flush()
+        writer.close()
+        assert (out.getvalue(), listed, end) == (by_values[0].getvalue(), *by_values[1:])
+
+
+def test_planes_that_are_not_one_frame_are_refused() -> None:
+    writer = frames.FrameWriter(io.BytesIO(), threads=1)
+    try:
+        for planes, dtype in [
+            (np.zeros((2, 10), np.uint8), np.dtype(np.int8)),  # rows are not the type's size
+            (np.zeros((1, frames.FRAME + 1), np.uint8), np.dtype(np.uint8)),  # more than a frame
+            (np.zeros((10, 2), np.uint8).T, np.dtype(np.int16)),  # not C-contiguous
+            (np.zeros((1, 10), np.int16), np.dtype(np.uint8)),  # not bytes
+        ]:
+            with pytest.raises(ValueError, match="not one frame"):
+                writer.add_planes(planes, dtype, [])
+    finally:
+        writer.close()
+
+
 class _FullDisk(io.BytesIO):
     """A file that takes ``room`` writes, then fails as a full disk does."""
 

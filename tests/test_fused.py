@@ -56,10 +56,38 @@ def fused(x: np.ndarray, p: int, mode: str, digits: int | None, threads: int) ->
     return ("ok", r.values, (r.max_abs_error, r.max_rel_error), r.bits, r.fractions)
 
 
+# The plane widths guessed on each thread count: too narrow for most chunks
+# (the second pass), wide enough for all, and in between.
+PLANE_GUESSES = {1: (1, 1), 2: (8, 8), 3: (2, 4)}
+
+
+def check_planes(x: np.ndarray, p: int, mode: str, digits: int | None, threads: int,
+                 want: tuple[Any, ...], label: str) -> None:
+    """approximate_chunk with planes: the values, and the planes of the narrowest types."""
+    try:
+        r = approximate_chunk(x, p, mode=mode, digits=digits, planes=PLANE_GUESSES[threads],  # type: ignore[arg-type]
+                              threads=threads)
+    except ValueError as exc:
+        assert want[0] == "error" and str(exc) == want[1], label
+        return
+    assert want[0] == "ok", label
+    assert r.fractions is None and np.array_equal(r.values.view(np.uint8), want[1].view(np.uint8))
+    num, den = (a.reshape(-1) for a in want[4])
+    assert r.fraction_types == (narrowest(num), narrowest(den)), label
+    for planes, values, kind in zip(r.planes, (num, den), r.fraction_types):
+        assert planes.dtype == np.uint8 and planes.flags.c_contiguous, label
+        assert planes.shape == (kind.itemsize, values.size), label
+        # The container's own layout: byte j of every value in its narrowest type.
+        expected = values.astype(kind).view(np.uint8).reshape(-1, kind.itemsize).T
+        assert np.array_equal(planes, expected), f"{label}: planes of {kind}"
+
+
 def check_same(x: np.ndarray, p: int, mode: str, digits: int | None, what: str = "") -> None:
-    """approximate_chunk equals the composition bit for bit, on every thread count."""
+    """approximate_chunk equals the composition bit for bit, on every thread count,
+    with int64 fractions and with byte planes."""
     want = composition(x, p, mode, digits)
     for threads in THREADS:
+        check_planes(x, p, mode, digits, threads, want, f"{what} p={p} {mode} planes")
         got = fused(x, p, mode, digits, threads)
         label = f"{what} p={p} {mode} digits={digits} threads={threads}"
         assert got[0] == want[0], f"{label}: {got[:2]} vs {want[:2]}"

@@ -38,13 +38,15 @@ def fused(
     out: np.ndarray,
     want_fractions: bool,
     threads: int = 1,
+    plane_widths: tuple[int, int] | None = None,
 ) -> tuple[int, int, float, float, int, np.ndarray | None, np.ndarray | None,
            tuple[str, str] | None]:
     """(status, index, max_abs_error, max_rel_error, bits, num, den, types) of one chunk.
 
     x flat and contiguous; out of x's dtype and length receives the values
     (meaningful only when status == FUSED_OK); digits 0 keeps num/den exact;
-    num and den (int64) are None unless want_fractions.
+    num and den (int64) are None unless want_fractions; with plane_widths
+    they are instead uint8 byte planes of shape (width, len(x)).
     """
 def _round_from_f64(x: np.ndarray, out: np.ndarray) -> None: ...
 def int64_narrowest(v: np.ndarray) -> tuple[int, bool]: ...

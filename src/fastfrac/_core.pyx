@@ -299,7 +299,7 @@ FUSED_OVERFLOW = FF_FUSED_OVERFLOW
 
 
 def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint want_fractions,
-          int threads=1):
+          int threads=1, plane_widths=None):
     """One chunk in one pass: (status, index, max_abs, max_rel, bits, num, den, types).
 
     x: float32, float64, float16 or bfloat16; out: an array of x's dtype and
@@ -312,34 +312,54 @@ def fused(cnp.ndarray x, int p, bint exact, int digits, cnp.ndarray out, bint wa
     (x != 0) in float64, bits the sum of bit_length(|num|) + 1 +
     bit_length(den); num and den are int64 arrays when want_fractions, else
     None; types is then the narrowest integer type of each ("u1", "i2", ...;
-    unsigned unless a value is negative), else None.  out, num, den and
-    types are meaningful only when status is FUSED_OK.
+    unsigned unless a value is negative), else None.  plane_widths, a pair
+    of widths (1, 2, 4 or 8) with want_fractions, makes num and den uint8
+    arrays of shape (width, len(x)) instead: the low bytes of the fractions
+    as byte planes (row j: byte j of every element), valid where types are
+    no wider.  out, num, den and types are meaningful only when status is
+    FUSED_OK.
     """
     cdef size_t n = x.shape[0]
     cdef ff_mode mode = _mode(exact)
     cdef _Kind kind = _kind(x)
     if out.dtype != x.dtype or <size_t>out.shape[0] != n:
         raise TypeError(f"out must be {x.dtype} of length {n}, not {out.dtype} of {out.shape[0]}")
-    num = np.empty(n, np.int64) if want_fractions else None
-    den = np.empty(n, np.int64) if want_fractions else None
-    cdef int64_t *np_ = <int64_t *>cnp.PyArray_DATA(num) if want_fractions else NULL
-    cdef int64_t *dp = <int64_t *>cnp.PyArray_DATA(den) if want_fractions else NULL
+    cdef ff_planes_out planes
+    cdef ff_planes_out *pp = NULL
+    cdef int64_t *np_ = NULL
+    cdef int64_t *dp = NULL
+    num = den = None
+    if want_fractions and plane_widths is not None:
+        planes.num_width, planes.den_width = plane_widths
+        if not all(w in (1, 2, 4, 8) for w in plane_widths):
+            raise ValueError(f"plane widths must be 1, 2, 4 or 8, not {plane_widths}")
+        num = np.empty((planes.num_width, n), np.uint8)
+        den = np.empty((planes.den_width, n), np.uint8)
+        planes.num = <uint8_t *>cnp.PyArray_DATA(num)
+        planes.den = <uint8_t *>cnp.PyArray_DATA(den)
+        planes.stride = n
+        pp = &planes
+    elif want_fractions:
+        num = np.empty(n, np.int64)
+        den = np.empty(n, np.int64)
+        np_ = <int64_t *>cnp.PyArray_DATA(num)
+        dp = <int64_t *>cnp.PyArray_DATA(den)
     cdef void *xp = cnp.PyArray_DATA(x)
     cdef void *yp = cnp.PyArray_DATA(out)
     cdef ff_fused_result r
     with nogil:
         if kind == _F32:
-            ff_fused_f32_parallel(<float *>xp, n, p, mode, digits, <float *>yp, np_, dp, &r,
+            ff_fused_f32_parallel(<float *>xp, n, p, mode, digits, <float *>yp, np_, dp, pp, &r,
                                   threads)
         elif kind == _F64:
-            ff_fused_f64_parallel(<double *>xp, n, p, mode, digits, <double *>yp, np_, dp, &r,
+            ff_fused_f64_parallel(<double *>xp, n, p, mode, digits, <double *>yp, np_, dp, pp, &r,
                                   threads)
         elif kind == _F16:
             ff_fused_f16_parallel(<uint16_t *>xp, n, p, mode, digits, <uint16_t *>yp, np_, dp,
-                                  &r, threads)
+                                  pp, &r, threads)
         else:
             ff_fused_bf16_parallel(<uint16_t *>xp, n, p, mode, digits, <uint16_t *>yp, np_, dp,
-                                   &r, threads)
+                                   pp, &r, threads)
     types = None
     cdef int num_signed = 0, den_signed = 0, num_width, den_width
     if want_fractions:

@@ -91,18 +91,23 @@ cdef extern from "fastfrac.h" nogil:
         double max_rel_error
         uint64_t bits
         uint64_t num_any, num_magnitude, den_any
+    ctypedef struct ff_planes_out:
+        uint8_t *num
+        uint8_t *den
+        size_t stride
+        int num_width, den_width
     void ff_fused_f32_parallel(const float *x, size_t n, int p, ff_mode mode, int digits,
-                               float *y, int64_t *num, int64_t *den, ff_fused_result *result,
-                               int threads)
+                               float *y, int64_t *num, int64_t *den,
+                               const ff_planes_out *planes, ff_fused_result *result, int threads)
     void ff_fused_f64_parallel(const double *x, size_t n, int p, ff_mode mode, int digits,
-                               double *y, int64_t *num, int64_t *den, ff_fused_result *result,
-                               int threads)
+                               double *y, int64_t *num, int64_t *den,
+                               const ff_planes_out *planes, ff_fused_result *result, int threads)
     void ff_fused_f16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
-                               uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
-                               int threads)
+                               uint16_t *y, int64_t *num, int64_t *den,
+                               const ff_planes_out *planes, ff_fused_result *result, int threads)
     void ff_fused_bf16_parallel(const uint16_t *x, size_t n, int p, ff_mode mode, int digits,
-                                uint16_t *y, int64_t *num, int64_t *den, ff_fused_result *result,
-                                int threads)
+                                uint16_t *y, int64_t *num, int64_t *den,
+                                const ff_planes_out *planes, ff_fused_result *result, int threads)
     uint16_t ff_f64_to_f16(double v)
     uint16_t ff_f64_to_bf16(double v)
 

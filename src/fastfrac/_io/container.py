@@ -72,7 +72,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from fastfrac._fused import approximate_chunk
+from fastfrac._fused import FractionPlanes, approximate_chunk
 from fastfrac._io import frames
 from fastfrac._io.container_npz import SPILL_IN_MEMORY, NpzArchive, NpzMemberReader, open_npz
 from fastfrac._io.limits import check_shape
@@ -284,6 +284,32 @@ class TensorSink:
             self._writer._frames.add(np.asarray(num), self._entry["num"], dtype=num_type)
             self._writer._frames.add(np.asarray(den), self._entry["den"], dtype=den_type)
 
+    @property
+    def plane_widths(self) -> tuple[int, int] | None:
+        """The byte planes to ask the fused pass for (:meth:`add_planes`), or
+        None when this container takes int64 fractions only (version 2)."""
+        return None if self._streams is not None else self._writer._plane_widths
+
+    def add_planes(self, planes: FractionPlanes, types: tuple[np.dtype, np.dtype]) -> None:
+        """Append a chunk of at most :data:`fastfrac._io.frames.FRAME` fractions
+        given as byte planes of their narrowest types (a version 3 container only).
+
+        The file holds the same bytes as after :meth:`add` of the same
+        fractions; the planes are read on a worker thread, so the caller must
+        not modify them.
+        """
+        assert self._writer._frames is not None and self._streams is None
+        count = planes.num.shape[1]
+        if planes.den.shape[1] != count:
+            raise ValueError(f"tensor {self.name!r}: {count} numerators but "
+                             f"{planes.den.shape[1]} denominators")
+        self._count += count
+        widths = self._writer._plane_widths
+        self._writer._plane_widths = (max(widths[0], types[0].itemsize),
+                                      max(widths[1], types[1].itemsize))
+        self._writer._frames.add_planes(planes.num, types[0], self._entry["num"])
+        self._writer._frames.add_planes(planes.den, types[1], self._entry["den"])
+
     def discard(self) -> None:
         """Drop what was added (the writer is being aborted)."""
         if self._streams is not None:
@@ -372,6 +398,9 @@ class ContainerWriter:
         self._npz: NpzArchive | None = None
         self._frames: frames.FrameWriter | None = None
         self._file: IO[bytes] | None = None
+        # The widest num and den types seen so far, in bytes: the planes the
+        # fused pass is asked to write (a wider chunk costs a second pass).
+        self._plane_widths = (1, 4)
         if self.version == 2:
             self._npz = NpzArchive(self.path, spill_bytes)
         else:

@@ -161,20 +161,24 @@ class FrameWriter:
                   dtype: np.dtype | None) -> tuple[bytes, str, int]:
         if dtype is None:
             dtype = narrowest(values) if narrow else values.dtype
-        planes = _planes(values, dtype)
-        if dtype.itemsize == 1 or values.size >= PLANE_BLOCKS_BELOW:
-            return self._zstd().compress(planes), dtype.str, values.size
+        return self._compress_planes(_planes(values, dtype), dtype, values.size)
+
+    def _compress_planes(self, planes: np.ndarray, dtype: np.dtype,
+                         n: int) -> tuple[bytes, str, int]:
+        """One frame of n values of dtype, already in byte planes."""
+        if dtype.itemsize == 1 or n >= PLANE_BLOCKS_BELOW:
+            return self._zstd().compress(planes), dtype.str, n
         # Each plane in blocks of its own (still one standard zstd frame, with
         # its size in the header): a block holds one Huffman table, and the
         # low and high bytes of a small frame would otherwise share one.
         stream = self._zstd().compressobj(size=planes.size)
-        view, n = memoryview(planes), values.size
+        view = memoryview(planes).cast("B")
         parts = []
         for j in range(dtype.itemsize):
             parts.append(stream.compress(view[j * n : (j + 1) * n]))
             parts.append(stream.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
         parts.append(stream.flush())
-        return b"".join(parts), dtype.str, values.size
+        return b"".join(parts), dtype.str, n
 
     def add(self, values: np.ndarray, frames: list[list[Any]], *, narrow: bool = True,
             dtype: np.dtype | None = None) -> None:
@@ -195,6 +199,21 @@ class FrameWriter:
             # new ones for every chunk) and must not change it afterwards.
             compressed = self._pool.submit(self._compress, piece, narrow, known)
             self._behind.submit(lambda compressed=compressed: self._write(frames, compressed))
+
+    def add_planes(self, planes: np.ndarray, dtype: np.dtype, frames: list[list[Any]]) -> None:
+        """Compress one frame already in byte planes (``dtype.itemsize`` rows of at
+        most :data:`FRAME` values, C-contiguous uint8, as the fused pass writes
+        them) and append it to ``frames``; the bytes are those :meth:`add`
+        writes for the same values.  As there, ``planes`` is read on a worker
+        thread: the caller must not modify it.
+        """
+        rows, n = planes.shape
+        if rows != dtype.itemsize or n > FRAME or planes.dtype != np.uint8 \
+                or not planes.flags.c_contiguous:
+            raise ValueError(f"planes of shape {planes.shape} ({planes.dtype}) are not one frame "
+                             f"of {dtype}")
+        compressed = self._pool.submit(self._compress_planes, planes.reshape(-1), dtype, n)
+        self._behind.submit(lambda: self._write(frames, compressed))
 
     def _write(self, frames: list[list[Any]], compressed: Future[tuple[bytes, str, int]]) -> None:
         """On the writing thread, in submission order: one frame into the file."""

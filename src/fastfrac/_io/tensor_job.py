@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from fastfrac._errors import UserError
-from fastfrac._fused import approximate_chunk
+from fastfrac._fused import FractionPlanes, approximate_chunk
+from fastfrac._io.frames import FRAME
 from fastfrac._types import Fractions
 
 __all__ = ["FractionsSink", "TensorJob"]
@@ -26,6 +27,11 @@ class FractionsSink(Protocol):
     """Where a job's fractions go (:class:`fastfrac._io.container.TensorSink`)."""
 
     def add(self, fractions: Fractions, types: tuple[np.dtype, np.dtype] | None = None) -> None: ...
+
+    @property
+    def plane_widths(self) -> tuple[int, int] | None: ...
+
+    def add_planes(self, planes: FractionPlanes, types: tuple[np.dtype, np.dtype]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -78,6 +84,11 @@ class TensorJob:
         x = np.asarray(values)
         # Native order and aligned: a memmap view of a file can be neither.
         x = x.astype(x.dtype.newbyteorder("="), copy=not x.flags.aligned)
+        # A container that stores byte planes gets them from the pass itself,
+        # a frame at a time (no int64 fractions in between).
+        planes = None
+        if self._sink is not None and x.size <= FRAME:
+            planes = self._sink.plane_widths
         try:
             # One compiled pass: finiteness, fractions, decoding, errors, bits.
             result = approximate_chunk(
@@ -85,7 +96,8 @@ class TensorJob:
                 self.p,
                 mode=self.mode,  # type: ignore[arg-type]
                 digits=self.digits,
-                fractions=self._sink is not None,
+                fractions=self._sink is not None and planes is None,
+                planes=planes,
                 threads=self._threads,
             )
         except ValueError as exc:
@@ -102,7 +114,10 @@ class TensorJob:
         self._max_rel = max(self._max_rel, result.max_rel_error)
         self._bits += result.bits
         self._count += x.size
-        if self._sink is not None:
+        if self._sink is not None and result.planes is not None:
+            assert result.fraction_types is not None
+            self._sink.add_planes(result.planes, result.fraction_types)
+        elif self._sink is not None:
             assert result.fractions is not None
             self._sink.add(result.fractions, result.fraction_types)
         if self._advance is not None:
