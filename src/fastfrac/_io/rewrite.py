@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np  # noqa: F401 -- the docstring examples use it
 
 from fastfrac._bits import combine_rows
 from fastfrac._errors import UserError
@@ -27,7 +28,7 @@ from fastfrac._io.formats import OPTIMIZER_COPIED, ModelFile, TensorInfo, detect
 from fastfrac._io.sizes import tensor_bytes
 from fastfrac._io.paths import check_paths
 from fastfrac._io.source import SourceDigest
-from fastfrac._io.spec import Spec
+from fastfrac._io.spec import Spec, parse_spec  # noqa: F401 -- parse_spec: the examples
 from fastfrac._io.tensor_job import TensorJob
 from fastfrac._precision import Digits, digits_for
 from fastfrac._progress import BYTES, Progress
