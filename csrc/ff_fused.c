@@ -331,8 +331,9 @@ FF_DEFINE_PUT_PLANES(avx512)
             if (!num && !planes) continue;                                                         \
             ff_fused_or(r, a, b, len); /* the block is still in L1 */                              \
             if (planes) {                                                                          \
-                ff_put_planes_##ISA(a, len, planes->num_width, planes->num, planes->stride, start); \
-                ff_put_planes_##ISA(b, len, planes->den_width, planes->den, planes->stride, start); \
+                const size_t stride = planes->stride;                                              \
+                ff_put_planes_##ISA(a, len, planes->num_width, planes->num, stride, start);        \
+                ff_put_planes_##ISA(b, len, planes->den_width, planes->den, stride, start);        \
             }                                                                                      \
         }                                                                                          \
     }
