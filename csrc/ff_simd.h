@@ -650,7 +650,12 @@ static inline ff_vd ff_round_digits(ff_vd v, double digits, ff_vm *slow) {
     ff_vm ok = ff_vm_and(ff_vd_le(ff_vd_set(-90.0), e2), ff_vd_le(e2, ff_vd_set(90.0)));
     const ff_vd e2c = ff_vd_blend(ok, zero, e2); /* keep the lookups in the table */
     const ff_vd c0 = ff_vd_floor(ff_vd_mul(e2c, ff_vd_set(FF_LOG10_2_D)));
-    const ff_vd r = ff_vd_div(ax, ff_vd_lookup(FF_POW10_F64_AT, ff_vd_add(c0, one)));
+    /* |v| / 10**(c0+1) as a product with the table's 10**-(c0+1): within
+     * 2**-52 relative of the quotient, so the comparison with 1 can only come
+     * out otherwise for an m that the band below sends to the slow lanes
+     * anyway (and a division was a third of this function's time). */
+    const ff_vd down = ff_vd_lookup(FF_POW10_F64_AT, ff_vd_sub(ff_vd_set(-1.0), c0));
+    const ff_vd r = ff_vd_mul(ax, down);
     const ff_vm up = ff_vd_le(one, r);
     const ff_vd c = ff_vd_blend(up, c0, ff_vd_add(c0, one));
     const ff_vd m = ff_vd_blend(up, ff_vd_mul(r, ff_vd_set(10.0)), r); /* |v| / 10**c, in [1, 10) */
