@@ -270,11 +270,7 @@ class TensorSink:
         integer types of num and den, which version 3 then need not look for.
         """
         num, den = fractions
-        if np.size(num) != np.size(den):
-            raise ValueError(
-                f"tensor {self.name!r}: {np.size(num)} numerators but {np.size(den)} denominators"
-            )
-        self._count += np.size(num)
+        self._take(np.size(num), np.size(den))
         if self._streams is not None:
             self._streams[0].add(num)
             self._streams[1].add(den)
@@ -299,16 +295,20 @@ class TensorSink:
         not modify them.
         """
         assert self._writer._frames is not None and self._streams is None
-        count = planes.num.shape[1]
-        if planes.den.shape[1] != count:
-            raise ValueError(f"tensor {self.name!r}: {count} numerators but "
-                             f"{planes.den.shape[1]} denominators")
-        self._count += count
+        self._take(planes.num.shape[1], planes.den.shape[1])
         widths = self._writer._plane_widths
         self._writer._plane_widths = (max(widths[0], types[0].itemsize),
                                       max(widths[1], types[1].itemsize))
         self._writer._frames.add_planes(planes.num, types[0], self._entry["num"])
         self._writer._frames.add_planes(planes.den, types[1], self._entry["den"])
+
+    def _take(self, numerators: int, denominators: int) -> None:
+        """Counts a chunk of fractions in, after checking that num and den match."""
+        if numerators != denominators:
+            raise ValueError(
+                f"tensor {self.name!r}: {numerators} numerators but {denominators} denominators"
+            )
+        self._count += numerators
 
     def discard(self) -> None:
         """Drop what was added (the writer is being aborted)."""
