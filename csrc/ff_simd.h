@@ -27,13 +27,32 @@
  *   - the tie test 2 d qk <= M compares d qk, held exactly as an FMA
  *     two-product hi + lo, with M / 2.
  *
- * The fast domain, checked per lane before the search: |N|, M, max_den <=
- * 2**52 and (|v| + 1) max_den < 2**50.  Every convergent and semiconvergent
- * p / q of the search has q <= max_den and |p / q - v| <= 1, so |p| <=
- * (|v| + 1) max_den, and each a p1 is below twice that.  Lanes outside the
- * domain (tiny, huge or many-digit values, bounds of 2**52 and more) are
- * flagged "slow" and handed to the serial per-element function ff_limit_f32 /
- * ff_limit_f64, in index order, so the first overflow is still the first.
+ * The fast domain, checked per lane before the search: |N|, M <= 2**96, both
+ * exact (M is a power of two, or of ten up to 10**22; N is held as a sum of
+ * two doubles when it has more than 53 bits, as float64 decimal digits can),
+ * max_den <= 2**52 and (|v| + 1) max_den < 2**50.  Every convergent and
+ * semiconvergent p / q of the search has q <= max_den and |p / q - v| <= 1,
+ * so |p| <= (|v| + 1) max_den, and each a p1 is below twice that.  Lanes
+ * outside the domain (tiny, huge or many-digit values, bounds of 2**52 and
+ * more) are flagged "slow" and handed to the serial per-element function
+ * ff_limit_f32 / ff_limit_f64, in index order, so the first overflow is
+ * still the first.
+ *
+ * Wide remainders
+ * ===============
+ *
+ * Above 2**52 a remainder is held as a double-double h + l (h = fl(h + l);
+ * every integer below 2**106 is one), and ff_cf_step_wide does the Euclid
+ * step in that arithmetic: the leading parts' quotient, rounded to the
+ * nearest integer, is floor(n / d) or one more while that is below 2**49
+ * (so a wide lane is fast only with |v| and max_den below 2**48), the
+ * remainder n - a d is formed exactly (every term is an integer
+ * below 2**46 once n < 2**96), and a negative one corrects the quotient.
+ * Remainders fall by a factor of about 3 a step, so a float64 lane leaves
+ * the wide steps after a few; float32 and half lanes never enter them
+ * unless tiny.  A lane whose last remainder is still wide when the search
+ * stops is finished by the serial function, since the tie test below
+ * assumes d <= 2**52.
  *
  * Shape of a batch
  * ================
@@ -83,6 +102,7 @@
 #ifndef FF_SIMD_H
 #define FF_SIMD_H
 
+#include <math.h>
 #include "ff_common.h"
 #include "ff_kernels.h"
 
@@ -98,23 +118,27 @@
 /* The fast domain's limits (see the top) as doubles. */
 #define FF_TWO52_D 4503599627370496.0 /* 2**52 */
 #define FF_TWO50_D 1125899906842624.0 /* 2**50 */
+#define FF_TWO48_D 281474976710656.0   /* 2**48 */
+#define FF_TWO96_D 79228162514264337593543950336.0 /* 2**96 */
 
 /* log10(2) rounded to double, for the lane-parallel logarithm floors; each
  * use says why its floor is exact over the range it sees. */
 #define FF_LOG10_2_D 0.30102999566398120
 
-/* Decimal exponents past 16 are clamped to 16 for the power-of-ten lookups:
- * such lanes are slow anyway (10**16 > 2**52 is only ever compared, never
- * used), and 10**0 .. 10**16 are exact doubles (5**16 < 2**53). */
-#define FF_DEC_EXP_CLAMP 16
+/* Decimal exponents past 22 are clamped to 22 for the power-of-ten lookups:
+ * 10**0 .. 10**22 are exact doubles (5**22 < 2**53), and a lane past the
+ * clamp is made slow (ff_value_from_digits), never searched with a wrong M. */
+#define FF_DEC_EXP_CLAMP 22
 
 /* A block's worth of per-lane state between the three passes. */
 typedef struct ff_block {
     double N[FF_BLOCK];              /* signed numerator of v (0 for slow lanes) */
+    double Nl[FF_BLOCK];             /* its low part when wider than 53 bits, else 0 */
     double M[FF_BLOCK];              /* denominator of v (1 for slow lanes) */
     double md[FF_BLOCK];             /* the bound (1 for slow lanes) */
     double p[FF_BLOCK], q[FF_BLOCK]; /* the answer */
     unsigned char slow[FF_VECS];     /* bit i: lane i of vector j is not done here */
+    unsigned char wide[FF_VECS];     /* nonzero: vector j starts with wide remainders */
 } ff_block;
 
 /* ---- exact integer steps in doubles ---------------------------------------- */
@@ -132,15 +156,16 @@ static inline ff_vd ff_floordiv(ff_vd a, ff_vd b, ff_vd *rem) {
 
 /* ---- the continued-fraction search (ff_serial.c, ff_best_approximation) -- */
 
-/* The search state of FF_W lanes: remainders n, d, convergents p0/q0 and
- * p1/q1, the bound, and which lanes still run. */
+/* The search state of FF_W lanes: remainders n, d (with their low parts nl,
+ * dl while they are wide, else 0; the plain search leaves them unset),
+ * convergents p0/q0 and p1/q1, the bound, and which lanes still run. */
 typedef struct ff_cf {
-    ff_vd n, d, p0, p1, q0, q1, md;
+    ff_vd n, nl, d, dl, p0, p1, q0, q1, md;
     ff_vm live;
 } ff_cf;
 
 /* Step 1: the integer part floor(v) (Python's floor for v < 0) and the
- * remainder; convergents 1/0 and a0/1.  Requires the fast domain. */
+ * remainder; convergents 1/0 and a0/1.  Requires |N|, M <= 2**52. */
 static inline void ff_cf_start(ff_cf *s, ff_vd N, ff_vd M, ff_vd md) {
     ff_vd r;
     s->p1 = ff_floordiv(N, M, &r);
@@ -153,11 +178,10 @@ static inline void ff_cf_start(ff_cf *s, ff_vd N, ff_vd M, ff_vd md) {
     s->live = ff_vd_ne(r, ff_vd_set(0.0));
 }
 
-/* Step 2, one Euclid step in every live lane: stop a lane whose next
- * denominator would pass the bound, or whose expansion ends. */
-static inline void ff_cf_step(ff_cf *s) {
-    ff_vd r;
-    ff_vd a = ff_floordiv(s->n, s->d, &r);
+/* The convergent update of step 2 for partial quotients a: returns the
+ * live lanes whose next denominator stays within the bound, and advances
+ * their convergents. */
+static inline ff_vm ff_cf_advance(ff_cf *s, ff_vd a) {
     ff_vd q2 = ff_vd_fmadd(a, s->q1, s->q0);
     ff_vm ok = ff_vm_and(s->live, ff_vd_le(q2, s->md));
     ff_vd p2 = ff_vd_fmadd(a, s->p1, s->p0);
@@ -165,10 +189,98 @@ static inline void ff_cf_step(ff_cf *s) {
     s->q0 = ff_vd_blend(ok, s->q0, s->q1);
     s->p1 = ff_vd_blend(ok, s->p1, p2);
     s->q1 = ff_vd_blend(ok, s->q1, q2);
+    return ok;
+}
+
+/* Step 2, one Euclid step in every live lane: stop a lane whose next
+ * denominator would pass the bound, or whose expansion ends. */
+static inline void ff_cf_step(ff_cf *s) {
+    ff_vd r;
+    ff_vm ok = ff_cf_advance(s, ff_floordiv(s->n, s->d, &r));
     s->n = ff_vd_blend(ok, s->n, s->d);
     s->d = ff_vd_blend(ok, s->d, r);
     s->live = ff_vm_and(ok, ff_vd_ne(r, ff_vd_set(0.0)));
 }
+
+/* ---- wide remainders (see the top): double-double integer steps ---------- */
+
+/* s + *e = a + b exactly, *e the rounding error of s = fl(a + b) (Knuth's
+ * two-sum, for any magnitudes; -ffp-contract=off keeps it exact). */
+static inline ff_vd ff_two_sum(ff_vd a, ff_vd b, ff_vd *e) {
+    const ff_vd s = ff_vd_add(a, b);
+    const ff_vd bb = ff_vd_sub(s, a);
+    *e = ff_vd_add(ff_vd_sub(a, ff_vd_sub(s, bb)), ff_vd_sub(b, bb));
+    return s;
+}
+
+/* floor(a / b) and *rh + *rl = a - b floor(a / b), for integers a = ah + al
+ * and b = bh + bl held as normalized double-doubles, |a| < 2**96, b > 0.
+ * Exact when the quotient is below 2**49 in magnitude; otherwise the
+ * returned quotient is still at least 2**49 - 1 (the caller has made every
+ * such lane's bound smaller: the lane stops, and its remainder is unused).
+ *
+ *   - y = fl(ah / bh) is within 3 * 2**-53 * 2**49 = 3/16 of a / b: the
+ *     leading parts carry relative errors of 2**-53 each and the division
+ *     one more.  So q = floor(y + 1/2) (y + 1/2 is exact there) is the
+ *     quotient A or A + 1, the nearest integer to a / b give or take: a
+ *     correction that half of all steps take, so the tests see it;
+ *   - a - q b = (ah - q bh) + (al - q bl): q bh is the exact two-product
+ *     ph + pl, ah - ph the exact two-sum s + e, and e, al, pl and q bl are
+ *     integers of magnitude at most about |a| 2**-53 < 2**43, so their sum
+ *     t is exact; r = s + t is renormalized by one more two-sum;
+ *   - r < 0 (q = A + 1): q - 1, and r + b. */
+static inline ff_vd ff_floordiv_dd(ff_vd ah, ff_vd al, ff_vd bh, ff_vd bl, ff_vd *rh,
+                                   ff_vd *rl) {
+    const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0), minus = ff_vd_set(-1.0);
+    ff_vd q = ff_vd_floor(ff_vd_add(ff_vd_div(ah, bh), ff_vd_set(0.5)));
+    const ff_vd ph = ff_vd_mul(q, bh);
+    const ff_vd pl = ff_vd_fmadd(q, bh, ff_vd_mul(ph, minus));
+    ff_vd e;
+    const ff_vd s = ff_two_sum(ah, ff_vd_mul(ph, minus), &e);
+    const ff_vd t = ff_vd_fnmadd(q, bl, ff_vd_sub(ff_vd_add(e, al), pl));
+    ff_vd h = ff_two_sum(s, t, &e);
+    /* A normalized double-double is negative exactly when its leading part
+     * is (fl is monotonic and keeps 0). */
+    const ff_vd c = ff_vd_blend(ff_vd_lt(h, zero), zero, one);
+    q = ff_vd_sub(q, c);
+    /* r + c b: the products are exact (c is 0 or 1). */
+    ff_vd e2;
+    h = ff_two_sum(h, ff_vd_mul(c, bh), &e2);
+    *rh = ff_two_sum(h, ff_vd_fmadd(c, bl, ff_vd_add(e, e2)), rl);
+    return q;
+}
+
+/* Step 1 with a wide N = Nh + Nl or M (both <= 2**96; |v| < 2**50 keeps the
+ * integer part exact). */
+static inline void ff_cf_start_wide(ff_cf *s, ff_vd Nh, ff_vd Nl, ff_vd M, ff_vd md) {
+    const ff_vd zero = ff_vd_set(0.0);
+    s->p1 = ff_floordiv_dd(Nh, Nl, M, zero, &s->d, &s->dl);
+    s->p0 = ff_vd_set(1.0);
+    s->q0 = zero;
+    s->q1 = ff_vd_set(1.0);
+    s->n = M;
+    s->nl = zero;
+    s->md = md;
+    s->live = ff_vd_ne(s->d, zero);
+}
+
+/* Step 2 with wide remainders: the same updates, the double-double
+ * floor division. */
+static inline void ff_cf_step_wide(ff_cf *s) {
+    ff_vd rh, rl;
+    ff_vm ok = ff_cf_advance(s, ff_floordiv_dd(s->n, s->nl, s->d, s->dl, &rh, &rl));
+    s->n = ff_vd_blend(ok, s->n, s->d);
+    s->nl = ff_vd_blend(ok, s->nl, s->dl);
+    s->d = ff_vd_blend(ok, s->d, rh);
+    s->dl = ff_vd_blend(ok, s->dl, rl);
+    s->live = ff_vm_and(ok, ff_vd_ne(rh, ff_vd_set(0.0)));
+}
+
+/* Lanes still running with a remainder above 2**52, as bits. */
+static inline unsigned ff_cf_wide_bits(const ff_cf *s) {
+    return ff_vm_bits(ff_vm_and(s->live, ff_vd_lt(ff_vd_set(FF_TWO52_D), s->n)));
+}
+
 
 /* Steps 3 and 4: p1/q1 when the expansion ended (d == 0) or when it wins
  * the tie test 2 d qk <= M; otherwise the semiconvergent with the largest
@@ -189,30 +301,87 @@ static inline void ff_cf_finish(const ff_cf *s, ff_vd M, ff_vd *p, ff_vd *q) {
     *q = ff_vd_blend(keep, qk, s->q1);
 }
 
-/* Pass B: the search for every vector of a block. */
-static void ff_search_block(ff_block *b, size_t nvec) {
-    for (size_t j = 0; j < nvec; j += FF_INFLIGHT) {
-        ff_cf s[FF_INFLIGHT];
-        unsigned live = 0;
+/* The plain search of FF_INFLIGHT vectors (live: some lane runs), then the
+ * answers of vectors j .. j + FF_INFLIGHT - 1 into the block. */
+static inline void ff_cf_run_and_store(ff_cf *s, unsigned live, ff_block *b, size_t j) {
+    while (live) {
+        live = 0;
         for (int k = 0; k < FF_INFLIGHT; ++k) {
-            const size_t o = (j + (size_t)k) * FF_W;
-            ff_cf_start(&s[k], ff_vd_load(b->N + o), ff_vd_load(b->M + o), ff_vd_load(b->md + o));
+            ff_cf_step(&s[k]);
             live |= ff_vm_bits(s[k].live);
         }
-        while (live) {
-            live = 0;
-            for (int k = 0; k < FF_INFLIGHT; ++k) {
-                ff_cf_step(&s[k]);
-                live |= ff_vm_bits(s[k].live);
-            }
+    }
+    for (int k = 0; k < FF_INFLIGHT; ++k) {
+        const size_t o = (j + (size_t)k) * FF_W;
+        ff_vd p, q;
+        ff_cf_finish(&s[k], ff_vd_load(b->M + o), &p, &q);
+        ff_vd_store(b->p + o, p);
+        ff_vd_store(b->q + o, q);
+    }
+}
+
+/* Pass B for FF_INFLIGHT vectors from vector j on, none of them wide: the
+ * plain search, the one float32 weights run. */
+static inline void ff_search_narrow(ff_block *b, size_t j) {
+    ff_cf s[FF_INFLIGHT];
+    unsigned live = 0;
+    for (int k = 0; k < FF_INFLIGHT; ++k) {
+        const size_t o = (j + (size_t)k) * FF_W;
+        ff_cf_start(&s[k], ff_vd_load(b->N + o), ff_vd_load(b->M + o), ff_vd_load(b->md + o));
+        live |= ff_vm_bits(s[k].live);
+    }
+    ff_cf_run_and_store(s, live, b, j);
+}
+
+/* Pass B for FF_INFLIGHT vectors from vector j on, some of them wide: a
+ * vector takes wide steps until its running lanes' remainders are all
+ * narrow, then plain ones; lanes that end on a wide remainder become slow.
+ * Kept out of line so that the plain search's registers stay its own. */
+static __attribute__((noinline)) void ff_search_wide(ff_block *b, size_t j) {
+    ff_cf s[FF_INFLIGHT];
+    unsigned live = 0, any_wide = 0, wide[FF_INFLIGHT];
+    for (int k = 0; k < FF_INFLIGHT; ++k) {
+        const size_t o = (j + (size_t)k) * FF_W;
+        const ff_vd N = ff_vd_load(b->N + o), M = ff_vd_load(b->M + o);
+        const ff_vd md = ff_vd_load(b->md + o);
+        if (b->wide[j + (size_t)k]) {
+            ff_cf_start_wide(&s[k], N, ff_vd_load(b->Nl + o), M, md);
+        } else {
+            ff_cf_start(&s[k], N, M, md);
+            s[k].nl = s[k].dl = ff_vd_set(0.0);
         }
+        wide[k] = ff_cf_wide_bits(&s[k]);
+        any_wide |= wide[k];
+        live |= ff_vm_bits(s[k].live);
+    }
+    while (live && any_wide) {
+        live = any_wide = 0;
         for (int k = 0; k < FF_INFLIGHT; ++k) {
-            const size_t o = (j + (size_t)k) * FF_W;
-            ff_vd p, q;
-            ff_cf_finish(&s[k], ff_vd_load(b->M + o), &p, &q);
-            ff_vd_store(b->p + o, p);
-            ff_vd_store(b->q + o, q);
+            if (wide[k]) {
+                ff_cf_step_wide(&s[k]);
+                wide[k] = ff_cf_wide_bits(&s[k]);
+                any_wide |= wide[k];
+            } else {
+                ff_cf_step(&s[k]);
+            }
+            live |= ff_vm_bits(s[k].live);
         }
+    }
+    ff_cf_run_and_store(s, live, b, j);
+    for (int k = 0; k < FF_INFLIGHT; ++k)
+        b->slow[j + (size_t)k] |=
+            (unsigned char)ff_vm_bits(ff_vd_lt(ff_vd_set(FF_TWO52_D), s[k].d));
+}
+
+/* Pass B: the search for every vector of a block, FF_INFLIGHT at a time. */
+static void ff_search_block(ff_block *b, size_t nvec) {
+    for (size_t j = 0; j < nvec; j += FF_INFLIGHT) {
+        unsigned wide = 0;
+        for (int k = 0; k < FF_INFLIGHT; ++k) wide |= b->wide[j + (size_t)k];
+        if (wide)
+            ff_search_wide(b, j);
+        else
+            ff_search_narrow(b, j);
     }
 }
 
@@ -228,22 +397,31 @@ static inline void ff_value_exact(ff_vd ax, int mb, ff_vd *N, ff_vd *M) {
 
 /* |v| = N / M in decimal mode for float64 lanes, from the shortest digits
  * D * 10**E of each nonzero lane (zero lanes give 0 / 1), one lane at a
- * time: float64 digits rarely fit the fast domain anyway. */
-static inline void ff_value_decimal_f64(const double *x, size_t count, ff_vd *N, ff_vd *M) {
-    double n[FF_W] __attribute__((aligned(64))), m[FF_W] __attribute__((aligned(64)));
+ * time.  D has up to 17 digits, so N is a double-double N + *Nl; M is made
+ * inf (slow) past 10**22, the last exact power.  For E >= 0, N = D 10**E
+ * rounded is exact whenever the lane is fast ((|v| + 1) max_den < 2**50). */
+static inline void ff_value_decimal_f64(const double *x, size_t count, ff_vd *N, ff_vd *Nl,
+                                        ff_vd *M) {
+    double n[FF_W] __attribute__((aligned(64))), nl[FF_W] __attribute__((aligned(64)));
+    double m[FF_W] __attribute__((aligned(64)));
     for (int i = 0; i < FF_W; ++i) {
-        n[i] = 0.0;
+        n[i] = nl[i] = 0.0;
         m[i] = 1.0;
         if ((size_t)i >= count || x[i] == 0) continue;
         uint64_t D;
         int32_t E;
         ff_shortest_f64(x[i], &D, &E);
-        const int P = E < 0 ? -E : E;
-        const double pow10 = ff_pow10_f64(P < FF_DEC_EXP_CLAMP ? P : FF_DEC_EXP_CLAMP);
-        n[i] = E > 0 ? (double)D * pow10 : (double)D;
-        m[i] = E < 0 ? pow10 : 1.0;
+        const double Dh = (double)D; /* D < 10**17 < 2**63 */
+        if (E >= 0) {
+            n[i] = Dh * ff_pow10_f64(E < FF_DEC_EXP_CLAMP ? E : FF_DEC_EXP_CLAMP);
+        } else {
+            n[i] = Dh;
+            nl[i] = (double)(int64_t)(D - (uint64_t)Dh);
+            m[i] = -E <= FF_DEC_EXP_CLAMP ? ff_pow10_f64(-E) : INFINITY;
+        }
     }
     *N = ff_vd_load(n);
+    *Nl = ff_vd_load(nl);
     *M = ff_vd_load(m);
 }
 
@@ -373,10 +551,13 @@ static inline void ff_half_digits_lanes(ff_vh xh, const uint64_t *table, ff_vd *
 static inline void ff_value_from_digits(ff_vd D, ff_vd E, ff_vd *N, ff_vd *M) {
     const ff_vd zero = ff_vd_set(0.0);
     const ff_vm neg = ff_vd_lt(E, zero);
-    const ff_vd P =
-        ff_vd_lookup(FF_POW10_F64_AT, ff_vd_min(ff_vd_abs(E), ff_vd_set(FF_DEC_EXP_CLAMP)));
+    const ff_vd clamp = ff_vd_set(FF_DEC_EXP_CLAMP);
+    const ff_vd P = ff_vd_lookup(FF_POW10_F64_AT, ff_vd_min(ff_vd_abs(E), clamp));
     *N = ff_vd_blend(neg, ff_vd_mul(D, P), D);
-    *M = ff_vd_blend(neg, ff_vd_set(1.0), P);
+    /* Past the clamp M is inf: a slow lane.  (A clamped positive E only
+     * makes N too small for a v that is slow anyway: v >= 10**22.) */
+    *M = ff_vd_blend(neg, ff_vd_set(1.0),
+                     ff_vd_blend(ff_vd_lt(clamp, ff_vd_abs(E)), P, ff_vd_set(INFINITY)));
 }
 
 /* Decimal mode's N / M for float32 lanes. */
@@ -443,21 +624,30 @@ FF_DEFINE_SHORTEST_HALF(f16)
 FF_DEFINE_SHORTEST_HALF(bf16)
 
 /* The rest of pass A, common to every source of x and of the bound: checks
- * the fast domain, parks slow lanes on 0 / 1, signs N and stores lane j. */
-static inline void ff_stage(ff_block *b, size_t j, ff_vd xd, ff_vd N, ff_vd M, ff_vd md,
+ * the fast domain, parks slow lanes on 0 / 1, signs N (and its low part
+ * Nl), stores lane j and whether it starts wide (|N| or M above 2**52). */
+static inline void ff_stage(ff_block *b, size_t j, ff_vd xd, ff_vd N, ff_vd Nl, ff_vd M, ff_vd md,
                             ff_vm slow) {
-    const ff_vd two52 = ff_vd_set(FF_TWO52_D);
+    const ff_vd two52 = ff_vd_set(FF_TWO52_D), two96 = ff_vd_set(FF_TWO96_D);
     /* Written as "not (<=)" so that a NaN or inf in any of them is slow. */
-    ff_vm fast = ff_vm_and(ff_vm_and(ff_vd_le(N, two52), ff_vd_le(M, two52)), ff_vd_le(md, two52));
+    ff_vm fast = ff_vm_and(ff_vm_and(ff_vd_le(N, two96), ff_vd_le(M, two96)), ff_vd_le(md, two52));
     ff_vd reach = ff_vd_mul(ff_vd_add(ff_vd_div(N, M), ff_vd_set(1.0)), md);
     fast = ff_vm_and(fast, ff_vd_lt(reach, ff_vd_set(FF_TWO50_D)));
+    /* A wide lane's quotients must stay below 2**49 (ff_floordiv_dd): both
+     * |v| and max_den below 2**48 (reach bounds both). */
+    const ff_vm wide = ff_vm_or(ff_vd_lt(two52, N), ff_vd_lt(two52, M));
+    fast = ff_vm_and(fast, ff_vm_not(ff_vm_and(wide, ff_vd_le(ff_vd_set(FF_TWO48_D), reach))));
     slow = ff_vm_or(slow, ff_vm_not(fast));
     const size_t o = j * FF_W;
     const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0);
     ff_vd_store(b->N + o, ff_vd_blend(slow, ff_vd_copysign(N, xd), zero));
+    /* Nl has a sign of its own: it is multiplied by x's. */
+    const ff_vd sign = ff_vd_copysign(one, xd);
+    ff_vd_store(b->Nl + o, ff_vd_blend(slow, ff_vd_mul(Nl, sign), zero));
     ff_vd_store(b->M + o, ff_vd_blend(slow, M, one));
     ff_vd_store(b->md + o, ff_vd_blend(slow, md, one));
     b->slow[j] = (unsigned char)ff_vm_bits(slow);
+    b->wide[j] = (unsigned char)ff_vm_bits(ff_vm_and(wide, ff_vm_not(slow)));
 }
 
 /* The last step of pass A's value, either mode: x == 0 is 0 / 1 (exact
@@ -533,7 +723,7 @@ FF_DEFINE_EMIT(bf16, i64, INT64_MIN, INT64_MAX)
                 const size_t i = start + j * FF_W;                                                 \
                 const size_t count = j * FF_W < len ? len - j * FF_W : 0;                          \
                 FF_LOAD_X_##FT;                                                                    \
-                ff_vd N, M, md;                                                                    \
+                ff_vd N, Nl = ff_vd_set(0.0), M, md;                                               \
                 ff_vm slow = ff_vd_lt(xd, xd); /* no lane */                                       \
                 if (mode == FF_MODE_EXACT)                                                         \
                     ff_value_exact(ff_vd_abs(xd), FF_FRAC_BITS_##FT, &N, &M);                      \
@@ -544,7 +734,7 @@ FF_DEFINE_EMIT(bf16, i64, INT64_MIN, INT64_MAX)
                     md = ff_vd_load_i64(bounds + i, count, &slow);                                 \
                 else                                                                               \
                     md = ff_bound_from_q(FF_BOUND_Q_##FT, xd, (double)(CAP));                      \
-                ff_stage(&blk, j, xd, N, M, md, slow);                                             \
+                ff_stage(&blk, j, xd, N, Nl, M, md, slow);                                         \
             }                                                                                      \
             ff_search_block(&blk, nvec);                                                           \
             for (size_t j = 0; j * FF_W < len; ++j) {                                              \
@@ -587,7 +777,7 @@ FF_DEFINE_EMIT(bf16, i64, INT64_MIN, INT64_MAX)
 #define FF_BOUND_T_f64 double
 #define FF_BOUND_Q_f64 ff_vd_div(ff_vd_set(pow10), ff_vd_abs(xd))
 #define FF_DECIMAL_SETUP_f64 (void)0
-#define FF_VALUE_DECIMAL_f64 ff_value_decimal_f64(x + i, count, &N, &M)
+#define FF_VALUE_DECIMAL_f64 ff_value_decimal_f64(x + i, count, &N, &Nl, &M)
 #define FF_FRAC_BITS_f64 FF_F64_FRAC_BITS
 
 #define FF_LOAD_X_HALF(WIDEN)                                                                      \

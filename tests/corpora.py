@@ -436,6 +436,29 @@ def log_tiny(ftype: type, n: int = 3000, seed: int = 11) -> np.ndarray:
     return _frozen(x * rng.choice(np.array([-1, 1], dtype=ftype), n))
 
 
+def wide_remainders(ftype: type, n: int = 600, seed: int = 13) -> np.ndarray:
+    """Where the SIMD search holds remainders as double-doubles, and the edges of that.
+
+    Values whose exact or decimal numerator or denominator passes 2**52:
+    float32 weights widened to float64, decimals of 1 to 17 digits, both
+    sides of the binade edges 2**-k (numerators near 2**52 and 2**53), 1/2
+    and 1 from below (negative v takes Python's floor), magnitudes near 2**-44
+    (exact denominators near 2**96) and near 1e-6 .. 1e-7 (decimal
+    exponents around -22, the last exact power of ten); both signs.
+    """
+    rng = np.random.default_rng([seed, np.dtype(ftype).itemsize])
+    cast = rng.normal(0.0, 0.05, n).astype(np.float32).astype(np.float64)
+    digits = rng.integers(1, 18, n)
+    normal = rng.normal(0.0, 0.3, n)
+    short = np.array([float(f"{v:.{int(k) - 1}e}") for v, k in zip(normal, digits)])
+    edges = np.array([2.0**-k for k in range(50)] + [0.5, 1.0, 2.0**-44, 2.0**-45, 2.0**-43])
+    tiny = 10.0 ** rng.uniform(-7.5, -5.5, n)
+    near_edges = ulp_neighbours(edges.astype(ftype), 3).astype(np.float64)
+    x = np.concatenate([cast, short, tiny, near_edges])
+    x = x.astype(ftype)
+    return _frozen(_signed(x[np.isfinite(x) & (x != 0)]))
+
+
 def subnormals(ftype: type, seed: int = 5) -> np.ndarray:
     """Subnormal floats: the smallest ones, random bit patterns, the largest; both signs."""
     info = np.finfo(ftype)

@@ -238,6 +238,7 @@ FAMILIES: dict[str, Callable[[type, type], np.ndarray]] = {
     "largest": lambda f, d: corpora.largest(f),
     "around_int_limits": lambda f, d: corpora.around_int_limits(f),
     "halves": lambda f, d: corpora.halves(f)[0],
+    "wide_remainders": lambda f, d: corpora.wide_remainders(f),
 }
 ADVERSARIAL = [name for name in FAMILIES if name != "random"]
 
