@@ -1,6 +1,7 @@
 """Kernel paths side by side: serial vs AVX2 vs AVX-512, 1 vs 2 threads, and peers.
 
-Workload: float32 weights drawn from N(0, 0.05), the acceptance case.  The
+Workload: float32 weights drawn from N(0, 0.05), the acceptance case (and,
+in the printed table, the same values as float64 on the best path).  The
 peers are the per-element Fraction loop (fastfrac.reference, the baseline of
 every ratio), quicktions when installed, and a plain numba @njit loop
 (exact mode, int64 Euclid, written below) when numba is installed.
@@ -300,6 +301,12 @@ def main(repeat: int = 7) -> None:
         for digits, (a, b) in ((4, (num2, den2)), (8, (num4, den4))):
             add(f"{isa} to_float digits={digits}", isa,
                 lambda a=a, b=b, d=digits: fastfrac.to_float(a, b, digits=d, threads=1), x.size)
+    x64 = x.astype(np.float64)  # the same values as float64
+    for mode in ("decimal", "exact"):
+        for p in (2, 4):
+            add(f"{best} float64 {mode} p={p}", best,
+                lambda p=p, mode=mode: fastfrac.approximate(x64, p, mode=mode, threads=1), x.size)
+    add(f"{best} float64 shortest digits", best, lambda: _core.shortest_digits(x64), x.size)
     for mode in ("decimal", "exact"):
         for p in (2, 4):
             add(f"{best} {mode} p={p} 2 threads", best,
@@ -347,6 +354,10 @@ def main(repeat: int = 7) -> None:
         for mode in ("decimal", "exact"):
             print(f"  {best} {mode} p={p}, 1 thread, vs the reference loop: "
                   f"{ratio(f'reference decimal p={p}', f'{best} {mode} p={p}')}")
+    for mode in ("decimal", "exact"):
+        for p in (2, 4):
+            print(f"  {best} float64 {mode} p={p} vs float32, same values (time ratio): "
+                  f"{ratio(f'{best} float64 {mode} p={p}', f'{best} {mode} p={p}')}")
     if numba_exact is not None:
         print(f"  {best} exact p=2 vs numba: {ratio('numba exact p=2', f'{best} exact p=2')}")
     for mode in ("decimal", "exact"):
