@@ -250,8 +250,8 @@ static inline ff_vd ff_floordiv_dd(ff_vd ah, ff_vd al, ff_vd bh, ff_vd bl, ff_vd
     return q;
 }
 
-/* Step 1 with a wide N = Nh + Nl or M (both <= 2**96; |v| < 2**50 keeps the
- * integer part exact). */
+/* Step 1 with a wide N = Nh + Nl or M (both <= 2**96; |v| < 2**48, which
+ * ff_stage requires of a wide lane, keeps the integer part exact). */
 static inline void ff_cf_start_wide(ff_cf *s, ff_vd Nh, ff_vd Nl, ff_vd M, ff_vd md) {
     const ff_vd zero = ff_vd_set(0.0);
     s->p1 = ff_floordiv_dd(Nh, Nl, M, zero, &s->d, &s->dl);
@@ -280,7 +280,6 @@ static inline void ff_cf_step_wide(ff_cf *s) {
 static inline unsigned ff_cf_wide_bits(const ff_cf *s) {
     return ff_vm_bits(ff_vm_and(s->live, ff_vd_lt(ff_vd_set(FF_TWO52_D), s->n)));
 }
-
 
 /* Steps 3 and 4: p1/q1 when the expansion ended (d == 0) or when it wins
  * the tie test 2 d qk <= M; otherwise the semiconvergent with the largest
@@ -393,36 +392,6 @@ static void ff_search_block(ff_block *b, size_t nvec) {
 static inline void ff_value_exact(ff_vd ax, int mb, ff_vd *N, ff_vd *M) {
     *M = ff_vd_max(ff_vd_pow2_den(ax, mb), ff_vd_set(1.0));
     *N = ff_vd_mul(ax, *M);
-}
-
-/* |v| = N / M in decimal mode for float64 lanes, from the shortest digits
- * D * 10**E of each nonzero lane (zero lanes give 0 / 1), one lane at a
- * time.  D has up to 17 digits, so N is a double-double N + *Nl; M is made
- * inf (slow) past 10**22, the last exact power.  For E >= 0, N = D 10**E
- * rounded is exact whenever the lane is fast ((|v| + 1) max_den < 2**50). */
-static inline void ff_value_decimal_f64(const double *x, size_t count, ff_vd *N, ff_vd *Nl,
-                                        ff_vd *M) {
-    double n[FF_W] __attribute__((aligned(64))), nl[FF_W] __attribute__((aligned(64)));
-    double m[FF_W] __attribute__((aligned(64)));
-    for (int i = 0; i < FF_W; ++i) {
-        n[i] = nl[i] = 0.0;
-        m[i] = 1.0;
-        if ((size_t)i >= count || x[i] == 0) continue;
-        uint64_t D;
-        int32_t E;
-        ff_shortest_f64(x[i], &D, &E);
-        const double Dh = (double)D; /* D < 10**17 < 2**63 */
-        if (E >= 0) {
-            n[i] = Dh * ff_pow10_f64(E < FF_DEC_EXP_CLAMP ? E : FF_DEC_EXP_CLAMP);
-        } else {
-            n[i] = Dh;
-            nl[i] = (double)(int64_t)(D - (uint64_t)Dh);
-            m[i] = -E <= FF_DEC_EXP_CLAMP ? ff_pow10_f64(-E) : INFINITY;
-        }
-    }
-    *N = ff_vd_load(n);
-    *Nl = ff_vd_load(nl);
-    *M = ff_vd_load(m);
 }
 
 /* ---- shortest digits of float32 lanes (ff_shortest.c is the reference) ----- */
@@ -558,6 +527,31 @@ static inline void ff_value_from_digits(ff_vd D, ff_vd E, ff_vd *N, ff_vd *M) {
      * makes N too small for a v that is slow anyway: v >= 10**22.) */
     *M = ff_vd_blend(neg, ff_vd_set(1.0),
                      ff_vd_blend(ff_vd_lt(clamp, ff_vd_abs(E)), P, ff_vd_set(INFINITY)));
+}
+
+/* |v| = N / M in decimal mode for float64 lanes: the shortest digits
+ * D * 10**E of each nonzero lane (zero lanes give 0 and 0), one lane at a
+ * time, then ff_value_from_digits as for every other type.  D has up
+ * to 17 digits, so it is split into D = Dh + Dl and *Nl is Dl where N = D
+ * (E < 0); for E >= 0, N = Dh 10**E rounded is exact whenever the lane is
+ * fast ((|v| + 1) max_den < 2**50 puts it below 2**50). */
+static inline void ff_value_decimal_f64(const double *x, size_t count, ff_vd *N, ff_vd *Nl,
+                                        ff_vd *M) {
+    double dh[FF_W] __attribute__((aligned(64))), dl[FF_W] __attribute__((aligned(64)));
+    double e[FF_W] __attribute__((aligned(64)));
+    for (int i = 0; i < FF_W; ++i) {
+        dh[i] = dl[i] = e[i] = 0.0;
+        if ((size_t)i >= count || x[i] == 0) continue;
+        uint64_t D;
+        int32_t E;
+        ff_shortest_f64(x[i], &D, &E);
+        dh[i] = (double)D; /* D < 10**17 < 2**63 */
+        dl[i] = (double)(int64_t)(D - (uint64_t)dh[i]);
+        e[i] = (double)E;
+    }
+    const ff_vd E = ff_vd_load(e);
+    ff_value_from_digits(ff_vd_load(dh), E, N, M);
+    *Nl = ff_vd_blend(ff_vd_lt(E, ff_vd_set(0.0)), ff_vd_set(0.0), ff_vd_load(dl));
 }
 
 /* Decimal mode's N / M for float32 lanes. */
