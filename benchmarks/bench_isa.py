@@ -202,14 +202,17 @@ def test_numba_exact(benchmark, speedup_log, w, n, p) -> None:
     np.testing.assert_array_equal(den, ours.den)
 
 
-def test_shortest_digits(benchmark, w, n, isa) -> None:
-    """Decimal mode's first step alone (compare with the decimal columns)."""
-    _group(benchmark, "shortest digits float32 N(0, 0.05)", n, role=isa, threads=1)
-    got = benchmark.pedantic(_core.shortest_digits, args=(w,), rounds=5, warmup_rounds=1)
+@pytest.mark.parametrize("ftype", ["float32", "float64"])
+def test_shortest_digits(benchmark, w, n, isa, ftype) -> None:
+    """Decimal mode's first step alone (compare with the decimal columns); float64
+    is the same values widened, whose digits run to 17."""
+    x = w.astype(ftype)
+    _group(benchmark, f"shortest digits {ftype} N(0, 0.05)", n, role=isa, threads=1)
+    got = benchmark.pedantic(_core.shortest_digits, args=(x,), rounds=5, warmup_rounds=1)
     k = slice(0, 2000)
     _core._force_isa("serial")
     try:
-        want = _core.shortest_digits(w[k])
+        want = _core.shortest_digits(x[k])
     finally:
         _core._force_isa(isa)
     np.testing.assert_array_equal(got[0][k], want[0])
@@ -292,21 +295,21 @@ def main(repeat: int = 7) -> None:
     if numba_exact is not None:
         run_numba(x[:10], 2)  # compile outside the timing
         add("numba exact p=2", None, lambda: run_numba(x, 2), x.size)
+    x64 = x.astype(np.float64)  # the same values as float64
     for isa in fastfrac.available_isas():
         for mode in ("decimal", "exact"):
             for p in (2, 4):
                 add(f"{isa} {mode} p={p}", isa,
                     lambda p=p, mode=mode: fastfrac.approximate(x, p, mode=mode, threads=1), x.size)
         add(f"{isa} shortest digits", isa, lambda: _core.shortest_digits(x), x.size)
+        add(f"{isa} float64 shortest digits", isa, lambda: _core.shortest_digits(x64), x.size)
         for digits, (a, b) in ((4, (num2, den2)), (8, (num4, den4))):
             add(f"{isa} to_float digits={digits}", isa,
                 lambda a=a, b=b, d=digits: fastfrac.to_float(a, b, digits=d, threads=1), x.size)
-    x64 = x.astype(np.float64)  # the same values as float64
     for mode in ("decimal", "exact"):
         for p in (2, 4):
             add(f"{best} float64 {mode} p={p}", best,
                 lambda p=p, mode=mode: fastfrac.approximate(x64, p, mode=mode, threads=1), x.size)
-    add(f"{best} float64 shortest digits", best, lambda: _core.shortest_digits(x64), x.size)
     for mode in ("decimal", "exact"):
         for p in (2, 4):
             add(f"{best} {mode} p={p} 2 threads", best,
@@ -348,6 +351,9 @@ def main(repeat: int = 7) -> None:
             share = ns[f"{isa} shortest digits"] / ns[f"{isa} decimal p={p}"]
             print(f"  {isa} p={p}: {ns[f'{isa} shortest digits']:.1f} of "
                   f"{ns[f'{isa} decimal p={p}']:.1f} ns/value ({share:.0%})")
+    for p in (2, 4):
+        digits, whole = ns[f"{best} float64 shortest digits"], ns[f"{best} float64 decimal p={p}"]
+        print(f"  {best} float64 p={p}: {digits:.1f} of {whole:.1f} ns/value ({digits / whole:.0%})")
 
     print("\nacceptance ratios: medians (best rounds)")
     for p in (2, 4):

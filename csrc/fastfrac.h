@@ -54,11 +54,12 @@ void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10);
 void ff_shortest_f16(uint16_t bits, uint64_t *digits, int32_t *exp10);
 void ff_shortest_bf16(uint16_t bits, uint64_t *digits, int32_t *exp10);
 
-/* ff_shortest_f32 of n elements, lane-parallel on the selected instruction
+/* ff_shortest_f32 (ff_shortest_f64) of n elements, lane-parallel on the selected instruction
  * set (ff_isa_select); zeros of either sign give digits 0 and exp10 0.
  * Requires every x[i] finite.  Decimal mode's first step, on its own: for
  * tests, and for timing that step apart from the search. */
 void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10);
+void ff_shortest_f64_batch(const double *x, size_t n, uint64_t *digits, int32_t *exp10);
 /* ff_shortest_f16 (ff_shortest_bf16) of n bit patterns likewise. */
 void ff_shortest_f16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10);
 void ff_shortest_bf16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10);

@@ -142,6 +142,17 @@ static inline ff_vd ff_vd_ilogb(ff_vd ax) {
 static inline ff_vi ff_vi_f32_bits(ff_vf xf) { return _mm256_cvtepu32_epi64(_mm_castps_si128(xf)); }
 static inline ff_vi ff_vi_set(int64_t v) { return _mm256_set1_epi64x(v); }
 static inline ff_vi ff_vi_and(ff_vi a, ff_vi b) { return _mm256_and_si256(a, b); }
+static inline ff_vi ff_vi_or(ff_vi a, ff_vi b) { return _mm256_or_si256(a, b); }
+static inline ff_vi ff_vi_f64_bits(ff_vd x) { return _mm256_castpd_si256(x); }
+/* Signed 64-bit compares, as masks. */
+static inline ff_vm ff_vi_gt(ff_vi a, ff_vi b) { return _mm256_castsi256_pd(_mm256_cmpgt_epi64(a, b)); }
+static inline ff_vm ff_vi_eq(ff_vi a, ff_vi b) { return _mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b)); }
+/* b where m, else a (as ff_vd_blend). */
+static inline ff_vi ff_vi_blend(ff_vm m, ff_vi a, ff_vi b) {
+    return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(a), _mm256_castsi256_pd(b), m));
+}
+/* All four lanes to 32-byte-aligned p. */
+static inline void ff_vi_store(int64_t *p, ff_vi v) { _mm256_store_si256((__m256i *)(void *)p, v); }
 static inline ff_vi ff_vi_gather(const uint64_t *table, ff_vi i) {
     return _mm256_i64gather_epi64((const long long *)table, i, 8);
 }

@@ -98,6 +98,15 @@ static inline ff_vi ff_vi_f32_bits(ff_vf xf) {
 }
 static inline ff_vi ff_vi_set(int64_t v) { return _mm512_set1_epi64(v); }
 static inline ff_vi ff_vi_and(ff_vi a, ff_vi b) { return _mm512_and_si512(a, b); }
+static inline ff_vi ff_vi_or(ff_vi a, ff_vi b) { return _mm512_or_si512(a, b); }
+static inline ff_vi ff_vi_f64_bits(ff_vd x) { return _mm512_castpd_si512(x); }
+/* Signed 64-bit compares, as masks. */
+static inline ff_vm ff_vi_gt(ff_vi a, ff_vi b) { return _mm512_cmpgt_epi64_mask(a, b); }
+static inline ff_vm ff_vi_eq(ff_vi a, ff_vi b) { return _mm512_cmpeq_epi64_mask(a, b); }
+/* b where m, else a (as ff_vd_blend). */
+static inline ff_vi ff_vi_blend(ff_vm m, ff_vi a, ff_vi b) { return _mm512_mask_blend_epi64(m, a, b); }
+/* All eight lanes to 64-byte-aligned p. */
+static inline void ff_vi_store(int64_t *p, ff_vi v) { _mm512_store_si512((void *)p, v); }
 static inline ff_vi ff_vi_gather(const uint64_t *table, ff_vi i) {
     return _mm512_i64gather_epi64(i, (const void *)table, 8);
 }

@@ -32,6 +32,7 @@
         .limit_bf16_i64 = ff_limit_bf16_i64_##ISA,                                                 \
         .to_float = ff_to_float_##ISA,                                                             \
         .shortest_f32 = ff_shortest_f32_batch_##ISA,                                               \
+        .shortest_f64 = ff_shortest_f64_batch_##ISA,                                               \
         .shortest_f16 = ff_shortest_f16_batch_##ISA,                                               \
         .shortest_bf16 = ff_shortest_bf16_batch_##ISA,                                             \
         .fused_f32 = ff_fused_f32_##ISA,                                                           \
@@ -140,6 +141,10 @@ void ff_to_float(const int64_t *num, const int64_t *den, size_t n, int digits, d
 
 void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
     ff_kernels()->shortest_f32(x, n, digits, exp10);
+}
+
+void ff_shortest_f64_batch(const double *x, size_t n, uint64_t *digits, int32_t *exp10) {
+    ff_kernels()->shortest_f64(x, n, digits, exp10);
 }
 
 void ff_shortest_f16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10) {

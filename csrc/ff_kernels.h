@@ -50,8 +50,10 @@ typedef int64_t ff_i64;
     FF_DECLARE_BATCH(bf16, i64, ISA)                                                               \
     void ff_to_float_##ISA(const int64_t *num, const int64_t *den, size_t n, int digits,           \
                            double *out);                                                           \
-    /* ff_shortest_f32 (_f16, _bf16) of each element (zeros: 0 and 0). */                          \
+    /* ff_shortest_f32 (_f64, _f16, _bf16) of each element (zeros: 0 and 0). */                          \
     void ff_shortest_f32_batch_##ISA(const float *x, size_t n, uint64_t *digits, int32_t *exp10);  \
+    void ff_shortest_f64_batch_##ISA(const double *x, size_t n, uint64_t *digits,                  \
+                                     int32_t *exp10);                                              \
     void ff_shortest_f16_batch_##ISA(const uint16_t *x, size_t n, uint64_t *digits,                \
                                      int32_t *exp10);                                              \
     void ff_shortest_bf16_batch_##ISA(const uint16_t *x, size_t n, uint64_t *digits,               \
@@ -63,7 +65,7 @@ typedef int64_t ff_i64;
     void ff_i64_to_planes_##ISA(const int64_t *v, size_t n, int width, uint8_t *planes);
 
 /* ff_approximate_f32_i32_serial ... ff_limit_bf16_i64_serial (ff_serial.c),
- * ff_to_float_serial (ff_to_float.c), ff_shortest_f32_batch_serial,
+ * ff_to_float_serial (ff_to_float.c), ff_shortest_f32_batch_serial, ff_shortest_f64_batch_serial,
  * ff_shortest_f16_batch_serial, ff_shortest_bf16_batch_serial
  * (ff_shortest.c), ff_fused_f32_serial ... ff_fused_bf16_serial
  * (ff_fused.c), ff_i64_to_planes_serial (ff_planes.c): the reference for
@@ -74,11 +76,11 @@ FF_DECLARE_ISA(serial)
  * FF_WITH_X86_SIMD, only for x86-64 targets with a GCC-compatible compiler. */
 #ifdef FF_WITH_X86_SIMD
 /* ff_approximate_f32_i32_avx2 ... ff_limit_bf16_i64_avx2, ff_to_float_avx2,
- * ff_shortest_f32_batch_avx2, ff_shortest_f16_batch_avx2, ff_shortest_bf16_batch_avx2,
+ * ff_shortest_f32_batch_avx2, ff_shortest_f64_batch_avx2, ff_shortest_f16_batch_avx2, ff_shortest_bf16_batch_avx2,
  * ff_fused_f32_avx2 ... ff_fused_bf16_avx2 (these four in ff_fused.c) */
 FF_DECLARE_ISA(avx2)
 /* ff_approximate_f32_i32_avx512 ... ff_limit_bf16_i64_avx512, ff_to_float_avx512,
- * ff_shortest_f32_batch_avx512, ff_shortest_f16_batch_avx512,
+ * ff_shortest_f32_batch_avx512, ff_shortest_f64_batch_avx512, ff_shortest_f16_batch_avx512,
  * ff_shortest_bf16_batch_avx512, ff_fused_f32_avx512 ... ff_fused_bf16_avx512
  * (these four in ff_fused.c) */
 FF_DECLARE_ISA(avx512)
@@ -108,6 +110,7 @@ typedef struct ff_kernel_table {
                              int64_t *);
     void (*to_float)(const int64_t *, const int64_t *, size_t, int, double *);
     void (*shortest_f32)(const float *, size_t, uint64_t *, int32_t *);
+    void (*shortest_f64)(const double *, size_t, uint64_t *, int32_t *);
     void (*shortest_f16)(const uint16_t *, size_t, uint64_t *, int32_t *);
     void (*shortest_bf16)(const uint16_t *, size_t, uint64_t *, int32_t *);
     void (*fused_f32)(const float *, size_t, int, ff_mode, int, float *, int64_t *, int64_t *,

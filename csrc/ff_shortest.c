@@ -197,18 +197,24 @@ void ff_shortest_bf16(uint16_t bits, uint64_t *digits, int32_t *exp10) {
     ff_schubfach(bits, FF_BF16_FRAC_BITS, FF_BF16_EXP_BITS, digits, exp10);
 }
 
-/* The serial entry of the batch table: the reference the lane-parallel
- * versions (ff_simd.h) are tested against. */
-void ff_shortest_f32_batch_serial(const float *x, size_t n, uint64_t *digits, int32_t *exp10) {
-    for (size_t i = 0; i < n; ++i) {
-        if (x[i] == 0.0f) {
-            digits[i] = 0;
-            exp10[i] = 0;
-        } else {
-            ff_shortest_f32(x[i], &digits[i], &exp10[i]);
-        }
+/* The serial entries of the batch table, ff_shortest_<FT>_batch_serial for
+ * FT f32 and f64 (zeros of either sign give 0 and 0): the reference the
+ * lane-parallel versions (ff_simd.h) are tested against. */
+#define FF_SHORTEST_BATCH_SERIAL(FT, T)                                                            \
+    void ff_shortest_##FT##_batch_serial(const T *x, size_t n, uint64_t *digits, int32_t *exp10) { \
+        for (size_t i = 0; i < n; ++i) {                                                           \
+            if (x[i] == 0) {                                                                       \
+                digits[i] = 0;                                                                     \
+                exp10[i] = 0;                                                                      \
+            } else {                                                                               \
+                ff_shortest_##FT(x[i], &digits[i], &exp10[i]);                                     \
+            }                                                                                      \
+        }                                                                                          \
     }
-}
+/* ff_shortest_f32_batch_serial */
+FF_SHORTEST_BATCH_SERIAL(f32, float)
+/* ff_shortest_f64_batch_serial */
+FF_SHORTEST_BATCH_SERIAL(f64, double)
 
 /* The serial batch of a half format: shortest(x[i]), zeros (either sign) 0 and 0. */
 static void ff_shortest_half_batch(void (*shortest)(uint16_t, uint64_t *, int32_t *),

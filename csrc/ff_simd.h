@@ -503,6 +503,211 @@ static inline void ff_shortest_f32_lanes(ff_vf xf, const uint64_t *g64, ff_vd *D
     *E = e;
 }
 
+/* ---- shortest digits of float64 lanes (ff_shortest.c is the reference) ----- */
+
+/* Step 4 for float64 needs n * g(k) / 2**128 with n < 2**59 and a 128-bit
+ * g, and neither instruction set multiplies 64 x 64 bits into 128 (AVX2
+ * has no 64-bit multiply at all).  So the products are formed in 32-bit
+ * limbs, one vector per limb, lowest first, from vpmuludq's 32 x 32 -> 64.
+ * The serial routine computes the same exact product with the same g, so
+ * the lanes round to odd exactly as it does; and as the three ends are
+ * n, n - (1 or 2) 2**h and n + 2 2**h times g, one product and two shifted
+ * copies of g give all three. */
+
+static inline ff_vi ff_vi_lo32(ff_vi a) { return ff_vi_and(a, ff_vi_set(INT64_C(0xffffffff))); }
+
+/* P = n * g in six limbs, for n < 2**59 and g in four: eight 32 x 32-bit
+ * products whose halves are summed column by column (a column's sum stays
+ * below 2**35, its carry below 2**33; P < 2**187 leaves P[5] < 2**27). */
+static inline void ff_limbs_mul(const ff_vi g[4], ff_vi n, ff_vi P[6]) {
+    const ff_vi n0 = ff_vi_lo32(n), n1 = ff_vi_srl(n, 32);
+    ff_vi a[4], b[4];
+    for (int i = 0; i < 4; ++i) {
+        a[i] = ff_vi_mul32(g[i], n0);
+        b[i] = ff_vi_mul32(g[i], n1);
+    }
+    ff_vi carry = ff_vi_set(0);
+    for (int k = 0; k < 5; ++k) {
+        ff_vi sum = carry, next = ff_vi_set(0);
+        if (k < 4) {
+            sum = ff_vi_add(sum, ff_vi_lo32(a[k]));
+            next = ff_vi_srl(a[k], 32);
+        }
+        if (k > 0) {
+            sum = ff_vi_add(sum, ff_vi_lo32(b[k - 1]));
+            next = ff_vi_add(next, ff_vi_srl(b[k - 1], 32));
+        }
+        P[k] = ff_vi_lo32(sum);
+        carry = ff_vi_add(next, ff_vi_srl(sum, 32));
+    }
+    P[5] = carry;
+}
+
+/* G = g << s in five limbs, each lane by its own s in 0 .. 31. */
+static inline void ff_limbs_shift(const ff_vi g[4], ff_vi s, ff_vi G[5]) {
+    ff_vi spill = ff_vi_set(0);
+    for (int k = 0; k < 4; ++k) {
+        const ff_vi t = ff_vi_sllv(g[k], s);
+        G[k] = ff_vi_or(ff_vi_lo32(t), spill);
+        spill = ff_vi_srl(t, 32);
+    }
+    G[4] = spill;
+}
+
+/* R = P + G, or P - G when subtract (then P >= G); both below 2**192. */
+static inline void ff_limbs_add(const ff_vi P[6], const ff_vi G[5], int subtract, ff_vi R[6]) {
+    const ff_vi zero = ff_vi_set(0), one = ff_vi_set(1), two32 = ff_vi_set(INT64_C(1) << 32);
+    ff_vi carry = zero; /* the borrow, when subtracting */
+    for (int k = 0; k < 6; ++k) {
+        const ff_vi gk = k < 5 ? G[k] : zero;
+        ff_vi t;
+        if (subtract) {
+            /* 2**32 + P[k] - G[k] - borrow is in [1, 2**33): bit 32 clear
+             * means this limb borrowed. */
+            t = ff_vi_sub(ff_vi_sub(ff_vi_add(P[k], two32), gk), carry);
+            carry = ff_vi_sub(one, ff_vi_srl(t, 32));
+        } else {
+            t = ff_vi_add(ff_vi_add(P[k], gk), carry);
+            carry = ff_vi_srl(t, 32);
+        }
+        R[k] = ff_vi_lo32(t);
+    }
+}
+
+/* ff_rop_f64 on limbs: floor(P / 2**128), its low bit set when P's bits
+ * 61 .. 127 (the fraction's leading 67) are not all zero. */
+static inline ff_vi ff_limbs_rop(const ff_vi P[6]) {
+    const ff_vi x = ff_vi_or(P[4], ff_vi_sll(P[5], 32));
+    /* The sum of three values below 2**32 is nonzero iff one is, and then
+     * adding 2**34 - 1 carries into bit 34. */
+    const ff_vi rest = ff_vi_add(ff_vi_add(P[3], P[2]), ff_vi_srl(P[1], 29));
+    return ff_vi_or(x, ff_vi_srl(ff_vi_add(rest, ff_vi_set((INT64_C(1) << 34) - 1)), 34));
+}
+
+/* floor(v / 10) for 0 <= v < 2**63.  With v = hi 2**32 + lo and
+ * hi = 10 a + b, it is a 2**32 + floor((b 2**32 + lo) / 10).  Both
+ * quotients are of integers y < 2**36 and are floored from y * 0.1 in
+ * double precision, which is exact: the double 0.1 is above one tenth, so
+ * the product is not below floor(y / 10), and it exceeds y / 10 by less
+ * than 4e-7, too little to round up to the next integer. */
+static inline ff_vi ff_vi_div10(ff_vi v) {
+    const ff_vd tenth = ff_vd_set(0.1);
+    const ff_vd hi = ff_vi_to_vd(ff_vi_srl(v, 32));
+    const ff_vd a = ff_vd_floor(ff_vd_mul(hi, tenth));
+    const ff_vd b = ff_vd_sub(hi, ff_vd_mul(a, ff_vd_set(10.0)));
+    const ff_vd y = ff_vd_add(ff_vd_mul(b, ff_vd_set(4294967296.0)), ff_vi_to_vd(ff_vi_lo32(v)));
+    const ff_vd m = ff_vd_floor(ff_vd_mul(y, tenth));
+    return ff_vi_add(ff_vi_sll(ff_vd_to_vi(a), 32), ff_vd_to_vi(m));
+}
+
+/* "v is a multiple of 10", for 0 <= v < 2**64, cheaper than ff_vi_div10:
+ * v even, and 5 divides v = hi 2**32 + lo iff it divides hi + lo (as
+ * 2**32 = 1 mod 5), an integer y < 2**33 whose floor(y / 5) is y * 0.2
+ * floored, exact as in ff_vi_div10 (the double 0.2 is above one fifth). */
+static inline ff_vm ff_vi_tenfold(ff_vi v) {
+    const ff_vd y = ff_vd_add(ff_vi_to_vd(ff_vi_srl(v, 32)), ff_vi_to_vd(ff_vi_lo32(v)));
+    const ff_vd fifth = ff_vd_floor(ff_vd_mul(y, ff_vd_set(0.2)));
+    return ff_vm_and(ff_vd_eq(ff_vd_mul(fifth, ff_vd_set(5.0)), y),
+                     ff_vi_eq(ff_vi_and(v, ff_vi_set(1)), ff_vi_set(0)));
+}
+
+/* 10 v, for v < 2**59. */
+static inline ff_vi ff_vi_times10(ff_vi v) { return ff_vi_add(ff_vi_sll(v, 3), ff_vi_sll(v, 1)); }
+
+/* "a <= b" on signed 64-bit lanes. */
+static inline ff_vm ff_vi_le(ff_vi a, ff_vi b) { return ff_vm_not(ff_vi_gt(a, b)); }
+
+/* |x| = D * 10**E, the shortest round-trip decimal of every finite nonzero
+ * lane of x (other lanes: garbage, but no trap and a finite loop), with
+ * ff_shortest.c's steps on 64-bit integer lanes.  Exponents and the
+ * logarithm floors are small integers, exact as doubles; the floors use
+ * ff_common.h's integer formulas, (e MUL + ADD) >> SHIFT being
+ * floor((e MUL + ADD) * 2**-SHIFT) with every term exact. */
+static inline void ff_shortest_f64_lanes(ff_vd x, ff_vi *D, ff_vd *E) {
+    const ff_vi one = ff_vi_set(1), two = ff_vi_set(2);
+
+    /* Step 1: |x| = c * 2**q (ff_decode_bits). */
+    const ff_vi bits = ff_vi_f64_bits(x);
+    const ff_vi frac = ff_vi_and(bits, ff_vi_set((INT64_C(1) << 52) - 1));
+    const ff_vd biased = ff_vi_to_vd(ff_vi_and(ff_vi_srl(bits, 52), ff_vi_set(0x7ff)));
+    const ff_vm normal = ff_vd_ne(biased, ff_vd_set(0.0));
+    const ff_vi c = ff_vi_blend(normal, frac, ff_vi_or(frac, ff_vi_set(INT64_C(1) << 52)));
+    const ff_vd q = ff_vd_blend(normal, ff_vd_set(-1074.0), ff_vd_sub(biased, ff_vd_set(1075.0)));
+
+    /* Step 2: the interval; irregular is c == 2**52 with q above -1074. */
+    const ff_vm irregular = ff_vm_and(ff_vi_eq(frac, ff_vi_set(0)), ff_vd_lt(ff_vd_set(1.0), biased));
+    const ff_vi out = ff_vi_and(c, one);
+
+    /* Step 3: k. */
+    const ff_vd k_regular = ff_vd_floor(ff_vd_mul(
+        ff_vd_add(ff_vd_mul(q, ff_vd_set(FF_LOG10_POW2_MUL)), ff_vd_set(FF_LOG10_POW2_ADD)),
+        ff_vd_set(1.0 / (double)(1 << FF_LOG10_POW2_SHIFT))));
+    const ff_vd k_irregular = ff_vd_floor(ff_vd_mul(
+        ff_vd_add(ff_vd_mul(q, ff_vd_set(FF_LOG10_3Q_POW2_MUL)), ff_vd_set(FF_LOG10_3Q_POW2_ADD)),
+        ff_vd_set(1.0 / (double)(1 << FF_LOG10_3Q_POW2_SHIFT))));
+    const ff_vd k = ff_vd_blend(irregular, k_regular, k_irregular);
+
+    /* Step 4: h = q + floor(log2 10**-k) + 1 in 1 .. 4; the ends' n are
+     * cb << h with cb = 4c, and g(k) is the row's two words in four limbs. */
+    const ff_vd log2 = ff_vd_floor(ff_vd_mul(
+        ff_vd_add(ff_vd_mul(ff_vd_sub(ff_vd_set(0.0), k), ff_vd_set(FF_LOG2_POW10_MUL)),
+                  ff_vd_set(FF_LOG2_POW10_ADD)),
+        ff_vd_set(1.0 / (double)(1 << FF_LOG2_POW10_SHIFT))));
+    const ff_vi h = ff_vd_to_vi(ff_vd_add(ff_vd_add(q, log2), ff_vd_set(1.0)));
+    const ff_vi row = ff_vi_sll(ff_vd_to_vi(ff_vd_sub(k, ff_vd_set((double)FF_G_K_MIN))), 1);
+    const uint64_t *table = &ff_g_table[0][0];
+    const ff_vi g_hi = ff_vi_gather(table, row), g_lo = ff_vi_gather(table, ff_vi_add(row, one));
+    const ff_vi g[4] = {ff_vi_lo32(g_lo), ff_vi_srl(g_lo, 32), ff_vi_lo32(g_hi), ff_vi_srl(g_hi, 32)};
+    ff_vi P[6], G_up[5], G_down[5], R[6];
+    ff_limbs_mul(g, ff_vi_sllv(c, ff_vi_add(h, two)), P);
+    const ff_vi vb = ff_limbs_rop(P);
+    ff_limbs_shift(g, ff_vi_add(h, one), G_up); /* (2 << h) g */
+    ff_limbs_add(P, G_up, 0, R);
+    const ff_vi vbr = ff_limbs_rop(R);
+    /* (2 << h) g below, or (1 << h) g at an irregular lane. */
+    ff_limbs_shift(g, ff_vi_blend(irregular, ff_vi_add(h, one), h), G_down);
+    ff_limbs_add(P, G_down, 1, R);
+    const ff_vi vbl = ff_limbs_rop(R);
+
+    /* Step 5: s = floor(v / 10**k). */
+    const ff_vi s = ff_vi_srl(vb, 2);
+    const ff_vi sp = ff_vi_div10(s);
+    const ff_vi lower = ff_vi_add(vbl, out); /* "end < E" as "end + out <= E" */
+
+    /* Step 6: a multiple of 10**(k+1) inside the interval wins. */
+    const ff_vi forty_sp = ff_vi_sll(ff_vi_times10(sp), 2);
+    const ff_vm upin = ff_vi_le(lower, forty_sp);
+    const ff_vm wpin = ff_vi_le(ff_vi_add(ff_vi_add(forty_sp, ff_vi_set(40)), out), vbr);
+    const ff_vm shorter = ff_vm_or(upin, wpin);
+    const ff_vi d_short = ff_vi_blend(wpin, sp, ff_vi_add(sp, one));
+
+    /* Step 7: otherwise the closer of s and t = s + 1 (ties to even). */
+    const ff_vi t = ff_vi_add(s, one), four_s = ff_vi_sll(s, 2);
+    const ff_vm uin = ff_vi_le(lower, four_s);
+    const ff_vm win = ff_vi_le(ff_vi_add(ff_vi_sll(t, 2), out), vbr);
+    const ff_vi mid = ff_vi_add(four_s, two);
+    const ff_vm s_even = ff_vi_eq(ff_vi_and(s, one), ff_vi_set(0));
+    const ff_vm pick_s_tie = ff_vm_or(ff_vi_gt(mid, vb), ff_vm_and(ff_vi_eq(vb, mid), s_even));
+    const ff_vm pick_s =
+        ff_vm_or(ff_vm_and(ff_vm_and(uin, win), pick_s_tie), ff_vm_and(uin, ff_vm_not(win)));
+    const ff_vi d_long = ff_vi_blend(pick_s, t, s);
+
+    /* Step 8: the shorter candidate may end in more zeros (a nonzero d
+     * ends the loop on every lane, garbage ones included). */
+    ff_vi d = ff_vi_blend(shorter, d_long, d_short);
+    ff_vd e = ff_vd_blend(shorter, k, ff_vd_add(k, ff_vd_set(1.0)));
+    const ff_vm nonzero = ff_vm_not(ff_vi_eq(d, ff_vi_set(0)));
+    for (;;) {
+        /* Few shorter lanes end in a further zero, so test before dividing. */
+        const ff_vm strip = ff_vm_and(ff_vm_and(shorter, nonzero), ff_vi_tenfold(d));
+        if (!ff_vm_bits(strip)) break;
+        d = ff_vi_blend(strip, d, ff_vi_div10(d));
+        e = ff_vd_blend(strip, e, ff_vd_add(e, ff_vd_set(1.0)));
+    }
+    *D = d;
+    *E = e;
+}
+
 /* ---- shortest digits of half lanes: one gather from the serial table ----- */
 
 /* |x| = D * 10**E for every lane of half bit patterns xh (zeros: 0 and 0),
@@ -529,29 +734,24 @@ static inline void ff_value_from_digits(ff_vd D, ff_vd E, ff_vd *N, ff_vd *M) {
                      ff_vd_blend(ff_vd_lt(clamp, ff_vd_abs(E)), P, ff_vd_set(INFINITY)));
 }
 
-/* |v| = N / M in decimal mode for float64 lanes: the shortest digits
- * D * 10**E of each nonzero lane (zero lanes give 0 and 0), one lane at a
- * time, then ff_value_from_digits as for every other type.  D has up
- * to 17 digits, so it is split into D = Dh + Dl and *Nl is Dl where N = D
- * (E < 0); for E >= 0, N = Dh 10**E rounded is exact whenever the lane is
- * fast ((|v| + 1) max_den < 2**50 puts it below 2**50). */
-static inline void ff_value_decimal_f64(const double *x, size_t count, ff_vd *N, ff_vd *Nl,
-                                        ff_vd *M) {
-    double dh[FF_W] __attribute__((aligned(64))), dl[FF_W] __attribute__((aligned(64)));
-    double e[FF_W] __attribute__((aligned(64)));
-    for (int i = 0; i < FF_W; ++i) {
-        dh[i] = dl[i] = e[i] = 0.0;
-        if ((size_t)i >= count || x[i] == 0) continue;
-        uint64_t D;
-        int32_t E;
-        ff_shortest_f64(x[i], &D, &E);
-        dh[i] = (double)D; /* D < 10**17 < 2**63 */
-        dl[i] = (double)(int64_t)(D - (uint64_t)dh[i]);
-        e[i] = (double)E;
-    }
-    const ff_vd E = ff_vd_load(e);
-    ff_value_from_digits(ff_vd_load(dh), E, N, M);
-    *Nl = ff_vd_blend(ff_vd_lt(E, ff_vd_set(0.0)), ff_vd_set(0.0), ff_vd_load(dl));
+/* |v| = N / M in decimal mode for float64 lanes xd (zeros give 0 and 1):
+ * the shortest digits D * 10**E, then ff_value_from_digits as for every
+ * other type.  D has up to 17 digits, so it is split into D = Dh + Dl and
+ * *Nl is Dl where N = D (E < 0); for E >= 0, N = Dh 10**E rounded is exact
+ * whenever the lane is fast ((|v| + 1) max_den < 2**50 puts it below 2**50). */
+static inline void ff_value_decimal_f64(ff_vd xd, ff_vd *N, ff_vd *Nl, ff_vd *M) {
+    ff_vi D;
+    ff_vd E;
+    ff_shortest_f64_lanes(xd, &D, &E);
+    const ff_vm zero = ff_vd_eq(xd, ff_vd_set(0.0));
+    E = ff_vd_blend(zero, E, ff_vd_set(0.0));
+    /* D = hi 2**32 + lo, both exact doubles; Dh = fl(hi 2**32 + lo) and Dl
+     * its error (two-sum). */
+    const ff_vd hi = ff_vd_mul(ff_vi_to_vd(ff_vi_srl(D, 32)), ff_vd_set(4294967296.0));
+    ff_vd Dl;
+    const ff_vd Dh = ff_two_sum(hi, ff_vi_to_vd(ff_vi_lo32(D)), &Dl);
+    ff_value_from_digits(ff_vd_blend(zero, Dh, ff_vd_set(0.0)), E, N, M);
+    *Nl = ff_vd_blend(ff_vm_or(zero, ff_vd_lt(E, ff_vd_set(0.0))), ff_vd_set(0.0), Dl);
 }
 
 /* Decimal mode's N / M for float32 lanes. */
@@ -596,6 +796,28 @@ void FF_NAME(ff_shortest_f32_batch)(const float *x, size_t n, uint64_t *digits, 
         const ff_vm zero = ff_vd_eq(xd, ff_vd_set(0.0));
         ff_store_digits(ff_vd_blend(zero, D, ff_vd_set(0.0)), ff_vd_blend(zero, E, ff_vd_set(0.0)),
                         count, digits + i, exp10 + i);
+    }
+}
+
+/* ff_shortest_f64_batch_avx2 / ff_shortest_f64_batch_avx512: ff_shortest_f64
+ * over an array, lane-parallel; zeros give digits 0, exp10 0. */
+void FF_NAME(ff_shortest_f64_batch)(const double *x, size_t n, uint64_t *digits,
+                                    int32_t *exp10) {
+    int64_t d[FF_W] __attribute__((aligned(64)));
+    double e[FF_W] __attribute__((aligned(64)));
+    for (size_t i = 0; i < n; i += FF_W) {
+        const size_t count = n - i < FF_W ? n - i : FF_W;
+        const ff_vd xd = ff_vd_load_f64(x + i, count);
+        ff_vi D;
+        ff_vd E;
+        ff_shortest_f64_lanes(xd, &D, &E);
+        const ff_vm zero = ff_vd_eq(xd, ff_vd_set(0.0));
+        ff_vi_store(d, ff_vi_blend(zero, D, ff_vi_set(0)));
+        ff_vd_store(e, ff_vd_blend(zero, E, ff_vd_set(0.0)));
+        for (size_t j = 0; j < count; ++j) {
+            digits[i + j] = (uint64_t)d[j];
+            exp10[i + j] = (int32_t)e[j];
+        }
     }
 }
 
@@ -771,7 +993,7 @@ FF_DEFINE_EMIT(bf16, i64, INT64_MIN, INT64_MAX)
 #define FF_BOUND_T_f64 double
 #define FF_BOUND_Q_f64 ff_vd_div(ff_vd_set(pow10), ff_vd_abs(xd))
 #define FF_DECIMAL_SETUP_f64 (void)0
-#define FF_VALUE_DECIMAL_f64 ff_value_decimal_f64(x + i, count, &N, &Nl, &M)
+#define FF_VALUE_DECIMAL_f64 ff_value_decimal_f64(xd, &N, &Nl, &M)
 #define FF_FRAC_BITS_f64 FF_F64_FRAC_BITS
 
 #define FF_LOAD_X_HALF(WIDEN)                                                                      \

@@ -39,8 +39,12 @@ static inline ff_vd ff_vd_load(const double *p) { return FF_MM(load_pd)(p); }
 static inline void ff_vd_store(double *p, ff_vd v) { FF_MM(store_pd)(p, v); }
 
 static inline ff_vi ff_vi_add(ff_vi a, ff_vi b) { return FF_MM(add_epi64)(a, b); }
-/* A macro: the shift count must be an immediate. */
+static inline ff_vi ff_vi_sub(ff_vi a, ff_vi b) { return FF_MM(sub_epi64)(a, b); }
+/* Macros: the shift count must be an immediate. */
 #define ff_vi_srl(a, imm) FF_MM(srli_epi64)((a), (imm))
+#define ff_vi_sll(a, imm) FF_MM(slli_epi64)((a), (imm))
+/* Each lane shifted left by its own count (0 .. 63). */
+static inline ff_vi ff_vi_sllv(ff_vi a, ff_vi count) { return FF_MM(sllv_epi64)(a, count); }
 static inline ff_vi ff_vi_mul32(ff_vi a, ff_vi b) { return FF_MM(mul_epu32)(a, b); }
 
 #endif /* FF_SIMD_OPS_H */

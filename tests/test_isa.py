@@ -359,27 +359,44 @@ def test_to_float_sizes(isa: str) -> None:
 # them agree with NumPy.
 
 
-F32_DIGIT_CASES = ("powers of two and ten, ties, subnormals...", "random bits", "with zeros")
+DIGIT_CASES = ("powers of two and ten, ties, subnormals...", "random bits", "with zeros",
+               "weights", "decimals")
 
 
 @functools.lru_cache(maxsize=None)
-def f32_digit_cases() -> dict[str, np.ndarray]:
+def digit_cases(ftype: type) -> dict[str, np.ndarray]:
     from test_shortest import FAMILIES, random_bits
 
-    families = [make() for name, make in FAMILIES.items() if name.startswith("f32")]
-    cases = {F32_DIGIT_CASES[0]: np.concatenate(families)}
-    cases["random bits"] = random_bits(np.float32, 1_000_000, seed=5)
+    prefix = "f32" if ftype == np.float32 else "f64"
+    families = [make() for name, make in FAMILIES.items() if name.startswith(prefix)]
+    cases = {DIGIT_CASES[0]: np.concatenate(families)}
+    cases["random bits"] = random_bits(ftype, 1_000_000, seed=5)
     # Zeros of both signs give digits 0 and exp10 0 on every path, wherever a lane falls.
-    mixed = corpora.random_weights(np.float32, 1000).copy()
+    mixed = corpora.random_weights(ftype, 1000).copy()
     mixed[::7] = 0.0
     mixed[3::11] = -0.0
     cases["with zeros"] = mixed
+    # What decimal mode sees most: weights, and (float64) float32 weights
+    # widened, whose digits run to 17 and rarely end in a zero.
+    rng = np.random.default_rng(11)
+    weights = rng.normal(0, 0.05, 200_000)
+    cases["weights"] = np.concatenate([weights, weights.astype(np.float32)]).astype(ftype)
+    # The floats nearest to decimals of 1 .. 9 (17) digits over a wide range
+    # of exponents: the one-digit-fewer step and its trailing zeros.
+    width = 9 if ftype == np.float32 else 17
+    lengths = rng.integers(1, width + 1, 200_000)
+    mantissas = rng.integers(1, 10**width, lengths.size) // 10 ** (width - lengths)
+    exponents = rng.integers(-40, 30, lengths.size)
+    with np.errstate(over="ignore", under="ignore"):
+        values = (mantissas * 10.0 ** exponents.astype(np.float64)).astype(ftype)
+    cases["decimals"] = values[np.isfinite(values)]
     return cases
 
 
-@pytest.mark.parametrize("name", F32_DIGIT_CASES)
-def test_shortest_digits_match_serial(isa: str, name: str) -> None:
-    x = np.ascontiguousarray(f32_digit_cases()[name])
+@ftypes
+@pytest.mark.parametrize("name", DIGIT_CASES)
+def test_shortest_digits_match_serial(isa: str, ftype: type, name: str) -> None:
+    x = np.ascontiguousarray(digit_cases(ftype)[name])
     for n in (*SIZES, x.size):
         same_as_serial(lambda: _core.shortest_digits(x[:n]), f"{isa} shortest {name} n={n}")
 

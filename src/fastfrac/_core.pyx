@@ -267,18 +267,17 @@ def shortest_digits(cnp.ndarray x):
 
     x: contiguous float32, float64, float16 or bfloat16, finite, nonzero;
     "round-trip" is in x's own type (bfloat16 0.10009765625 gives 1 and -1).
-    digits is uint64, exp10 int32.  float32 and the half types run on the
-    selected instruction set's batch (lane-parallel where there is one; a
-    zero gives 0 and 0 there), float64 element by element.
+    digits is uint64, exp10 int32.  Every type runs on the selected
+    instruction set's batch (lane-parallel where there is one); a zero
+    gives 0 and 0.
     """
-    cdef size_t n = x.shape[0], i
+    cdef size_t n = x.shape[0]
     cdef _Kind kind = _kind(x)
     cdef cnp.ndarray digits = np.empty(n, np.uint64)
     cdef cnp.ndarray exp10 = np.empty(n, np.int32)
     cdef uint64_t *dp = <uint64_t *>cnp.PyArray_DATA(digits)
     cdef int32_t *ep = <int32_t *>cnp.PyArray_DATA(exp10)
     cdef void *xp = cnp.PyArray_DATA(x)
-    cdef double *g = <double *>xp
     with nogil:
         if kind == _F32:
             ff_shortest_f32_batch(<float *>xp, n, dp, ep)
@@ -287,8 +286,7 @@ def shortest_digits(cnp.ndarray x):
         elif kind == _BF16:
             ff_shortest_bf16_batch(<uint16_t *>xp, n, dp, ep)
         else:
-            for i in range(n):
-                ff_shortest_f64(g[i], &dp[i], &ep[i])
+            ff_shortest_f64_batch(<double *>xp, n, dp, ep)
     return digits, exp10
 
 

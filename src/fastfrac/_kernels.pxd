@@ -15,6 +15,7 @@ cdef extern from "fastfrac.h" nogil:
 
     void ff_shortest_f64(double x, uint64_t *digits, int32_t *exp10)
     void ff_shortest_f32_batch(const float *x, size_t n, uint64_t *digits, int32_t *exp10)
+    void ff_shortest_f64_batch(const double *x, size_t n, uint64_t *digits, int32_t *exp10)
     void ff_shortest_f16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10)
     void ff_shortest_bf16_batch(const uint16_t *x, size_t n, uint64_t *digits, int32_t *exp10)
 

@@ -375,6 +375,40 @@ static void test_shortest(ff_isa isa, uint64_t stride) {
     }
     CHECK(bad == 0, "%s shortest: %zu of %zu differ", ff_isa_name(isa), bad, n);
 }
+
+/* float64: `count` patterns spread over all 2**64 (i times an odd constant
+ * visits distinct patterns, every exponent among them), each with its two
+ * neighbours, so that binade edges and ties come up too. */
+static void test_shortest_f64(ff_isa isa, uint64_t count) {
+    void (*batch)(const double *, size_t, uint64_t *, int32_t *) =
+        isa == FF_ISA_AVX512 ? ff_shortest_f64_batch_avx512 : ff_shortest_f64_batch_avx2;
+    static double x[N_MAX];
+    static uint64_t d[N_MAX];
+    static int32_t e[N_MAX];
+    size_t bad = 0, n = 0;
+    for (uint64_t i = 0; i < count;) {
+        size_t m = 0;
+        for (; m + 3 <= N_MAX && i < count; ++i) {
+            const uint64_t b = i * UINT64_C(0x9e3779b97f4a7c15);
+            for (uint64_t delta = 0; delta < 3; ++delta) {
+                const uint64_t c = b + delta - 1;
+                if (((c >> 52) & 0x7ff) == 0x7ff) continue; /* inf, NaN */
+                memcpy(&x[m++], &c, sizeof c);
+            }
+        }
+        batch(x, m, d, e);
+        for (size_t k = 0; k < m; ++k) {
+            uint64_t rd = 0;
+            int32_t re = 0;
+            if (x[k] != 0) ff_shortest_f64(x[k], &rd, &re);
+            if ((rd != d[k] || re != e[k]) && bad++ < 3)
+                CHECK(0, "%s shortest(%.17g): %llue%d, serial %llue%d", ff_isa_name(isa), x[k],
+                      (unsigned long long)d[k], e[k], (unsigned long long)rd, re);
+        }
+        n += m;
+    }
+    CHECK(bad == 0, "%s shortest f64: %zu of %zu differ", ff_isa_name(isa), bad, n);
+}
 #endif
 
 /* ---- half precision: every bit pattern ---------------------------------------- */
@@ -863,6 +897,7 @@ int main(int argc, char **argv) {
             test_halves((ff_isa)isa);
 #ifdef FF_WITH_X86_SIMD
             if (isa != FF_ISA_SERIAL) test_shortest((ff_isa)isa, 1021); /* about 4.2e6 patterns */
+            if (isa != FF_ISA_SERIAL) test_shortest_f64((ff_isa)isa, 1000000); /* 3e6 patterns */
 #endif
             test_to_float((ff_isa)isa);
             test_fused((ff_isa)isa);
