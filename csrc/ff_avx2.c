@@ -101,8 +101,17 @@ static inline void ff_vd_store_f64(double *out, ff_vd v, size_t count) {
     else
         _mm256_maskstore_pd(out, ff_tail64(count), v);
 }
-static inline ff_vd ff_vd_lookup(const double *table, ff_vd i) {
-    return _mm256_i32gather_pd(table, _mm256_cvttpd_epi32(i), 8);
+/* 32 consecutive doubles of a table, read with lane indices 0..31 (the
+ * AVX-512 file holds them in registers; with four lanes a gather is kept). */
+typedef struct {
+    const double *base;
+} ff_vd_table32;
+static inline ff_vd_table32 ff_vd_table32_load(const double *t) {
+    const ff_vd_table32 r = {t};
+    return r;
+}
+static inline ff_vd ff_vd_table32_get(const ff_vd_table32 *t, ff_vd i) {
+    return _mm256_i32gather_pd(t->base, _mm256_cvttpd_epi32(i), 8);
 }
 static inline void ff_vd_store_i32(int32_t *out, ff_vd v, size_t count) {
     const __m128i r = _mm256_cvttpd_epi32(v);

@@ -82,8 +82,10 @@
  *           beyond); ff_vf_bound(xf, pow10) = (double)(pow10 / |xf|) rounded
  *           in float; ff_vd_load_i64(b, count, &big): int64s as doubles,
  *           big |= lanes with |b| >= 2**51 (their double is garbage);
- *           ff_vd_store_f64; ff_vd_lookup(table, i) = table[i] for integral
- *           double indices i; ff_vd_store_i32/ff_vd_store_i64(out, v, count):
+ *           ff_vd_store_f64; ff_vd_table32_load(t) and
+ *           ff_vd_table32_get(&tab, i) = t[i] for integral double indices
+ *           0 <= i < 32 (t: 32 doubles; AVX-512 keeps them in registers);
+ *           ff_vd_store_i32/ff_vd_store_i64(out, v, count):
  *           integral v, |v| < 2**51 (i32: any value; out-of-range lanes are
  *           the caller's problem)
  *   halves  ff_vh (FF_W uint16 lanes): ff_vh_load(x, count) (the rest read as
@@ -720,13 +722,20 @@ static inline void ff_half_digits_lanes(ff_vh xh, const uint64_t *table, ff_vd *
     *E = ff_vd_sub(ff_vi_to_vd(ff_vi_srl(t, 32)), ff_vd_set((double)FF_HALF_EXP_BIAS));
 }
 
+/* 10**i for integral lanes 0 <= i <= 22, the exact powers of ten: entries
+ * 9 .. 31 of the 32 read from 10**-9 up, so that the whole table exists. */
+static inline ff_vd ff_vd_pow10_exact(ff_vd i) {
+    const ff_vd_table32 t = ff_vd_table32_load(FF_POW10_F64_AT - 9);
+    return ff_vd_table32_get(&t, ff_vd_add(i, ff_vd_set(9.0)));
+}
+
 /* Decimal mode's N / M from shortest digits D * 10**E: with P = 10**|E|
  * (clamped), N = D P and M = 1 for E >= 0, N = D and M = P otherwise. */
 static inline void ff_value_from_digits(ff_vd D, ff_vd E, ff_vd *N, ff_vd *M) {
     const ff_vd zero = ff_vd_set(0.0);
     const ff_vm neg = ff_vd_lt(E, zero);
     const ff_vd clamp = ff_vd_set(FF_DEC_EXP_CLAMP);
-    const ff_vd P = ff_vd_lookup(FF_POW10_F64_AT, ff_vd_min(ff_vd_abs(E), clamp));
+    const ff_vd P = ff_vd_pow10_exact(ff_vd_min(ff_vd_abs(E), clamp));
     *N = ff_vd_blend(neg, ff_vd_mul(D, P), D);
     /* Past the clamp M is inf: a slow lane.  (A clamped positive E only
      * makes N too small for a v that is slow anyway: v >= 10**22.) */
@@ -1035,6 +1044,23 @@ FF_DEFINE_DRIVER(bf16, i64, FF_MAX_DEN_I64)
 
 /* ---- to_float (ff_to_float.c is the reference) -------------------------------- */
 
+/* ff_round_digits's table for one digits value: 10**-(c0 + 1) for the c0 a
+ * fast lane can have (digits - 24 .. digits - 1), indexed from digits - 24.
+ * Entries no fast lane reads are clamped into the table of ff_common.h. */
+typedef struct {
+    double down[32];
+    long long down_base; /* the c0 of down[0] */
+} ff_round_tables;
+
+static inline void ff_round_tables_init(ff_round_tables *t, int digits) {
+    t->down_base = (long long)digits - 24;
+    for (int j = 0; j < 32; ++j) {
+        long long k = -(t->down_base + 1 + j);
+        k = k < -FF_POW10_F64_MAX ? -FF_POW10_F64_MAX : k > FF_POW10_F64_MAX ? FF_POW10_F64_MAX : k;
+        t->down[j] = FF_POW10_F64_AT[k];
+    }
+}
+
 /* Python's round(v, digits - 1 - floor(log10|v|)) for the lanes where two
  * double-precision shortcuts are provably exact (ff_round_significant is
  * the reference); the others are flagged in *slow.
@@ -1049,7 +1075,8 @@ FF_DEFINE_DRIVER(bf16, i64, FF_MAX_DEN_I64)
  *     sign of (t - 1/2) + lo is that of X - floor(hi) - 1/2: round half to
  *     even without error.  N * 10**-s is then one correctly rounded division
  *     (Clinger's fast path: N and 10**s exact), as in the reference. */
-static inline ff_vd ff_round_digits(ff_vd v, double digits, ff_vm *slow) {
+static inline ff_vd ff_round_digits(ff_vd v, double digits, const ff_vd_table32 *down_tab,
+                                    double down_base, ff_vm *slow) {
     const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0), half = ff_vd_set(0.5);
     const ff_vd ax = ff_vd_abs(v);
     const ff_vd e2 = ff_vd_ilogb(ax);
@@ -1060,7 +1087,11 @@ static inline ff_vd ff_round_digits(ff_vd v, double digits, ff_vm *slow) {
      * 2**-52 relative of the quotient, so the comparison with 1 can only come
      * out otherwise for an m that the band below sends to the slow lanes
      * anyway (and a division was a third of this function's time). */
-    const ff_vd down = ff_vd_lookup(FF_POW10_F64_AT, ff_vd_sub(ff_vd_set(-1.0), c0));
+    /* A lane with c0 outside down's window has s outside 0 .. 22 whichever
+     * way the comparison goes (c is c0 or c0 + 1), so it is slow anyway; the
+     * clamp only keeps its index in the table. */
+    const ff_vd j = ff_vd_min(ff_vd_max(ff_vd_sub(c0, ff_vd_set(down_base)), zero), ff_vd_set(31.0));
+    const ff_vd down = ff_vd_table32_get(down_tab, j);
     const ff_vd r = ff_vd_mul(ax, down);
     const ff_vm up = ff_vd_le(one, r);
     const ff_vd c = ff_vd_blend(up, c0, ff_vd_add(c0, one));
@@ -1069,7 +1100,7 @@ static inline ff_vd ff_round_digits(ff_vd v, double digits, ff_vm *slow) {
         ok, ff_vm_and(ff_vd_le(ff_vd_set(1.0 + 1e-12), m), ff_vd_le(m, ff_vd_set(10.0 - 1e-11))));
     const ff_vd s = ff_vd_sub(ff_vd_set(digits - 1.0), c);
     ok = ff_vm_and(ok, ff_vm_and(ff_vd_le(zero, s), ff_vd_le(s, ff_vd_set(22.0))));
-    const ff_vd P = ff_vd_lookup(FF_POW10_F64_AT, ff_vd_blend(ok, zero, s));
+    const ff_vd P = ff_vd_pow10_exact(ff_vd_blend(ok, zero, s));
     const ff_vd hi = ff_vd_mul(ax, P);
     const ff_vd lo = ff_vd_fmadd(ax, P, ff_vd_mul(hi, ff_vd_set(-1.0)));
     ok = ff_vm_and(ok, ff_vd_lt(hi, ff_vd_set(FF_TWO52_D)));
@@ -1090,6 +1121,10 @@ static inline ff_vd ff_round_digits(ff_vd v, double digits, ff_vm *slow) {
 void FF_NAME(ff_to_float)(const int64_t *num, const int64_t *den, size_t n, int digits,
                           double *out) {
     assert(n == 0 || (num && den && out));
+    ff_round_tables tables;
+    ff_round_tables_init(&tables, digits);
+    const ff_vd_table32 down_tab = ff_vd_table32_load(tables.down);
+    const double down_base = (double)tables.down_base, digits_d = (double)digits;
     for (size_t i = 0; i < n; i += FF_W) {
         const size_t count = n - i;
         ff_vm slow = ff_vd_lt(ff_vd_set(0.0), ff_vd_set(0.0)); /* no lane */
@@ -1097,7 +1132,7 @@ void FF_NAME(ff_to_float)(const int64_t *num, const int64_t *den, size_t n, int 
         const ff_vd a = ff_vd_load_i64(num + i, count, &slow);
         const ff_vd b = ff_vd_load_i64(den + i, count, &slow);
         ff_vd v = ff_vd_div(a, ff_vd_blend(slow, b, ff_vd_set(1.0)));
-        if (digits > 0) v = ff_round_digits(v, (double)digits, &slow);
+        if (digits > 0) v = ff_round_digits(v, digits_d, &down_tab, down_base, &slow);
         ff_vd_store_f64(out + i, v, count);
         unsigned bad = ff_vm_bits(slow) & (count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1);
         for (; bad; bad &= bad - 1) {

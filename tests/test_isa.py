@@ -331,6 +331,10 @@ def to_float_inputs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "near_powers_of_ten": (p10 + rng.integers(-2, 3, 3000), rng.choice([1, 10, 20, 50], 3000)),
         "halves": (rng.integers(-(10**6), 10**6, 3000) * 5, np.full(3000, 10)),
         "zeros": (np.zeros(40, np.int64), np.arange(1, 41)),
+        # m * 10**(a - b) for every decade from 1e-18 to 1e21: both ends of the
+        # window of magnitudes that the SIMD rounding handles for each digits.
+        "decades": (rng.integers(1, 1000, 3000) * 10 ** rng.integers(0, 16, 3000),
+                    10 ** rng.integers(0, 19, 3000)),
     }
 
 
