@@ -140,6 +140,9 @@ static inline ff_vd ff_vd_pow2_den(ff_vd ax, int mb) {
     return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
 }
 
+/* AVX2 divides in the MXCSR rounding mode only (to nearest). */
+#define FF_DIV_ROUNDS_DOWN 0
+
 static inline ff_vd ff_vd_ilogb(ff_vd ax) {
     /* The biased exponent as the double 2**52 + biased, minus 2**52 + 1023. */
     const __m256i biased = _mm256_srli_epi64(_mm256_castpd_si256(ax), 52);

@@ -109,6 +109,12 @@ static inline ff_vd ff_vd_pow2_den(ff_vd ax, int mb) {
 }
 
 static inline ff_vd ff_vd_ilogb(ff_vd ax) { return _mm512_getexp_pd(ax); }
+/* a / b rounded toward -inf (embedded rounding: no MXCSR change), which
+ * lets ff_floordiv skip its correction. */
+#define FF_DIV_ROUNDS_DOWN 1
+static inline ff_vd ff_vd_div_down(ff_vd a, ff_vd b) {
+    return _mm512_div_round_pd(a, b, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
 static inline ff_vi ff_vi_f32_bits(ff_vf xf) {
     return _mm512_cvtepu32_epi64(_mm256_castps_si256(xf));
 }
