@@ -140,6 +140,13 @@ static inline ff_vd ff_vd_pow2_den(ff_vd ax, int mb) {
     return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
 }
 
+/* m ? a*b + c : a and m ? c - a*b : a: AVX2 has no merge masking. */
+static inline ff_vd ff_vd_fmadd_where(ff_vm m, ff_vd a, ff_vd b, ff_vd c) {
+    return _mm256_blendv_pd(a, _mm256_fmadd_pd(a, b, c), m);
+}
+static inline ff_vd ff_vd_fnmadd_where(ff_vm m, ff_vd a, ff_vd b, ff_vd c) {
+    return _mm256_blendv_pd(a, _mm256_fnmadd_pd(a, b, c), m);
+}
 /* AVX2 divides in the MXCSR rounding mode only (to nearest). */
 #define FF_DIV_ROUNDS_DOWN 0
 

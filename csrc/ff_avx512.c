@@ -109,6 +109,13 @@ static inline ff_vd ff_vd_pow2_den(ff_vd ax, int mb) {
 }
 
 static inline ff_vd ff_vd_ilogb(ff_vd ax) { return _mm512_getexp_pd(ax); }
+/* m ? a*b + c : a and m ? c - a*b : a, one merge-masked FMA each. */
+static inline ff_vd ff_vd_fmadd_where(ff_vm m, ff_vd a, ff_vd b, ff_vd c) {
+    return _mm512_mask_fmadd_pd(a, m, b, c);
+}
+static inline ff_vd ff_vd_fnmadd_where(ff_vm m, ff_vd a, ff_vd b, ff_vd c) {
+    return _mm512_mask_fnmadd_pd(a, m, b, c);
+}
 /* a / b rounded toward -inf (embedded rounding: no MXCSR change), which
  * lets ff_floordiv skip its correction. */
 #define FF_DIV_ROUNDS_DOWN 1

@@ -72,6 +72,10 @@
  *   arith   [ops] ff_vd_set ff_vd_add ff_vd_sub ff_vd_mul ff_vd_div ff_vd_min
  *           ff_vd_max; ff_vd_floor ff_vd_abs; [ops] ff_vd_fmadd(a,b,c) = a*b + c
  *           and ff_vd_fnmadd(a,b,c) = c - a*b, each rounded once;
+ *           ff_vd_fmadd_where(m, a, b, c) = m ? a*b + c : a and
+ *           ff_vd_fnmadd_where(m, a, b, c) = m ? c - a*b : a (AVX-512: one
+ *           merge-masked instruction); ff_vd_div_down(a, b) = a / b rounded
+ *           toward -inf where FF_DIV_ROUNDS_DOWN is 1;
  *           [ops] ff_vd_copysign(mag, sign)
  *   compare [ops] ff_vd_lt ff_vd_le ff_vd_eq ff_vd_ne (ordered, quiet) -> ff_vm;
  *           ff_vm_and ff_vm_or ff_vm_not; ff_vm_bits(m) -> bit i set for lane i
@@ -167,6 +171,17 @@ static inline ff_vd ff_floordiv(ff_vd a, ff_vd b, ff_vd *rem) {
 #endif
 }
 
+/* floor(a / b) alone, under ff_floordiv's requirements: the search's step
+ * forms the remainder itself, merged with its update of d. */
+static inline ff_vd ff_floor_quotient(ff_vd a, ff_vd b) {
+#if FF_DIV_ROUNDS_DOWN
+    return ff_vd_floor(ff_vd_div_down(a, b));
+#else
+    ff_vd unused;
+    return ff_floordiv(a, b, &unused);
+#endif
+}
+
 /* ---- the continued-fraction search (ff_serial.c, ff_best_approximation) -- */
 
 /* The search state of FF_W lanes: remainders n, d (with their low parts nl,
@@ -195,24 +210,26 @@ static inline void ff_cf_start(ff_cf *s, ff_vd N, ff_vd M, ff_vd md) {
  * live lanes whose next denominator stays within the bound, and advances
  * their convergents. */
 static inline ff_vm ff_cf_advance(ff_cf *s, ff_vd a) {
-    ff_vd q2 = ff_vd_fmadd(a, s->q1, s->q0);
-    ff_vm ok = ff_vm_and(s->live, ff_vd_le(q2, s->md));
-    ff_vd p2 = ff_vd_fmadd(a, s->p1, s->p0);
+    const ff_vd q2 = ff_vd_fmadd(a, s->q1, s->q0);
+    const ff_vm ok = ff_vm_and(s->live, ff_vd_le(q2, s->md));
+    const ff_vd p1 = ff_vd_fmadd_where(ok, s->p1, a, s->p0); /* a p1 + p0 */
     s->p0 = ff_vd_blend(ok, s->p0, s->p1);
+    s->p1 = p1;
     s->q0 = ff_vd_blend(ok, s->q0, s->q1);
-    s->p1 = ff_vd_blend(ok, s->p1, p2);
     s->q1 = ff_vd_blend(ok, s->q1, q2);
     return ok;
 }
 
 /* Step 2, one Euclid step in every live lane: stop a lane whose next
- * denominator would pass the bound, or whose expansion ends. */
+ * denominator would pass the bound, or whose expansion ends.  The new d is
+ * the remainder n - a d, formed only where the lane advances. */
 static inline void ff_cf_step(ff_cf *s) {
-    ff_vd r;
-    ff_vm ok = ff_cf_advance(s, ff_floordiv(s->n, s->d, &r));
+    const ff_vd a = ff_floor_quotient(s->n, s->d);
+    const ff_vm ok = ff_cf_advance(s, a);
+    const ff_vd d = ff_vd_fnmadd_where(ok, s->d, a, s->n);
     s->n = ff_vd_blend(ok, s->n, s->d);
-    s->d = ff_vd_blend(ok, s->d, r);
-    s->live = ff_vm_and(ok, ff_vd_ne(r, ff_vd_set(0.0)));
+    s->d = d;
+    s->live = ff_vm_and(ok, ff_vd_ne(d, ff_vd_set(0.0)));
 }
 
 /* ---- wide remainders (see the top): double-double integer steps ---------- */
