@@ -22,3 +22,9 @@ if(FASTFRAC_OPENMP AND OpenMP_C_FOUND)
   target_link_libraries(test_kernels PRIVATE OpenMP::OpenMP_C Threads::Threads)
 endif()
 add_test(NAME test_kernels COMMAND test_kernels)
+
+# CI's emulator check (see the file): built, never run by ctest, since a CPU
+# without AVX2 cannot run it.
+if(FASTFRAC_X86_SIMD)
+  add_executable(emulator_gather_probe tests/c/emulator_gather_probe.c)
+endif()
