@@ -28,8 +28,8 @@
  *     two-product hi + lo, with M / 2.
  *
  * The fast domain, checked per lane before the search: |N|, M <= 2**96, both
- * exact (M is a power of two, or of ten up to 10**22; N is held as a sum of
- * two doubles when it has more than 53 bits, as float64 decimal digits can),
+ * exact integers (M is a power of two, or of ten up to 10**22; N is held as
+ * a sum of two doubles when it has more than 53 bits),
  * max_den <= 2**52 and (|v| + 1) max_den < 2**50.  Every convergent and
  * semiconvergent p / q of the search has q <= max_den and |p / q - v| <= 1,
  * so |p| <= (|v| + 1) max_den, and each a p1 is below twice that.  Lanes
@@ -38,19 +38,39 @@
  * ff_limit_f32 / ff_limit_f64, in index order, so the first overflow is
  * still the first.
  *
+ * Signs
+ * =====
+ *
+ * The search runs on |v| and multiplies the convergents by v's sign.  That
+ * is CPython's answer for v: limit_denominator(-v) = -limit_denominator(v)
+ * except for a bound of 1 and v a half-integer, which ff_stage leaves to
+ * the serial function.  Why: the expansion of -v is [-a0 - 1; 1, a1 - 1,
+ * a2, ...] (a1 >= 2) or [-a0 - 1; a2 + 1, a3, ...] (a1 = 1), whose
+ * convergents past the first are those of v negated, so the last one within
+ * the bound, the semiconvergent beside it, and the tie rule between them
+ * (keep the convergent) all mirror; only for v = [a0; 2] is [-a0 - 1; 1, 1]
+ * not the expansion CPython computes ([-a0 - 1; 2]), and that matters only
+ * when v itself (denominator 2) is outside the bound.  A brute-force check
+ * of every n/d with d < 120, n <= 3d against bounds 1 .. 59 found exactly
+ * those cases and no others.  With |v| the first remainder is |N| itself,
+ * so a huge M (exact mode's 2**57 for float64 weights near 0.05) needs no
+ * wide arithmetic: floor(M / |N|) is exact below 2**53 and stops the lane
+ * above it, and every later remainder is below |N|.
+ *
  * Wide remainders
  * ===============
  *
- * Above 2**52 a remainder is held as a double-double h + l (h = fl(h + l);
+ * When N has more than 53 bits (float64 decimal digits can) the remainders
+ * are held as double-doubles h + l (h = fl(h + l);
  * every integer below 2**106 is one), and ff_cf_step_wide does the Euclid
  * step in that arithmetic: the leading parts' quotient, rounded to the
  * nearest integer, is floor(n / d) or one more while that is below 2**49
  * (so a wide lane is fast only with |v| and max_den below 2**48), the
  * remainder n - a d is formed exactly (every term is an integer
  * below 2**46 once n < 2**96), and a negative one corrects the quotient.
- * Remainders fall by a factor of about 3 a step, so a float64 lane leaves
- * the wide steps after a few; float32 and half lanes never enter them
- * unless tiny.  A lane whose last remainder is still wide when the search
+ * Remainders fall by a factor of about 3 a step, so such a lane leaves the
+ * wide steps after a few; exact mode's lanes and those of every other type
+ * never enter them.  A lane whose last remainder is still wide when the search
  * stops is finished by the serial function, since the tie test below
  * assumes d <= 2**52.
  *
@@ -122,6 +142,7 @@
 #define FF_VECS (FF_BLOCK / FF_W)
 
 /* The fast domain's limits (see the top) as doubles. */
+#define FF_TWO53_D 9007199254740992.0 /* 2**53 */
 #define FF_TWO52_D 4503599627370496.0 /* 2**52 */
 #define FF_TWO50_D 1125899906842624.0 /* 2**50 */
 #define FF_TWO48_D 281474976710656.0   /* 2**48 */
@@ -192,12 +213,15 @@ typedef struct ff_cf {
     ff_vm live;
 } ff_cf;
 
-/* Step 1: the integer part floor(v) (Python's floor for v < 0) and the
- * remainder; convergents 1/0 and a0/1.  Requires |N|, M <= 2**52. */
+/* Step 1 for |v| = |N| / M: the integer part and the remainder; convergents
+ * 1/0 and a0/1 times v's sign, so that the search of |v| yields v's answer
+ * (see "Signs" at the top).  Requires |N| <= 2**53 and M <= 2**96, exact
+ * integers. */
 static inline void ff_cf_start(ff_cf *s, ff_vd N, ff_vd M, ff_vd md) {
+    const ff_vd sign = ff_vd_copysign(ff_vd_set(1.0), N);
     ff_vd r;
-    s->p1 = ff_floordiv(N, M, &r);
-    s->p0 = ff_vd_set(1.0);
+    s->p1 = ff_vd_mul(ff_floordiv(ff_vd_abs(N), M, &r), sign);
+    s->p0 = sign;
     s->q0 = ff_vd_set(0.0);
     s->q1 = ff_vd_set(1.0);
     s->n = M;
@@ -281,11 +305,14 @@ static inline ff_vd ff_floordiv_dd(ff_vd ah, ff_vd al, ff_vd bh, ff_vd bl, ff_vd
 }
 
 /* Step 1 with a wide N = Nh + Nl or M (both <= 2**96; |v| < 2**48, which
- * ff_stage requires of a wide lane, keeps the integer part exact). */
+ * ff_stage requires of a wide lane, keeps the integer part exact); signs as
+ * in ff_cf_start (|N| = |Nh| + sign Nl). */
 static inline void ff_cf_start_wide(ff_cf *s, ff_vd Nh, ff_vd Nl, ff_vd M, ff_vd md) {
     const ff_vd zero = ff_vd_set(0.0);
-    s->p1 = ff_floordiv_dd(Nh, Nl, M, zero, &s->d, &s->dl);
-    s->p0 = ff_vd_set(1.0);
+    const ff_vd sign = ff_vd_copysign(ff_vd_set(1.0), Nh);
+    s->p1 = ff_vd_mul(
+        ff_floordiv_dd(ff_vd_abs(Nh), ff_vd_mul(Nl, sign), M, zero, &s->d, &s->dl), sign);
+    s->p0 = sign;
     s->q0 = zero;
     s->q1 = ff_vd_set(1.0);
     s->n = M;
@@ -318,7 +345,8 @@ static inline void ff_cf_finish(const ff_cf *s, ff_vd M, ff_vd *p, ff_vd *q) {
     ff_vd unused;
     ff_vd k = ff_floordiv(ff_vd_sub(s->md, s->q0), s->q1, &unused);
     ff_vd qk = ff_vd_fmadd(k, s->q1, s->q0);
-    /* 2 d qk <= M as d qk <= M / 2 (exact: M <= 2**52), with d qk = hi + lo
+    /* 2 d qk <= M as d qk <= M / 2 (exact: M is a power of two, or of ten up
+     * to 10**22), with d qk = hi + lo
      * exactly (an FMA two-product; both below 2**53).  Rounding is monotonic
      * and M / 2 is a double, so hi < M / 2 or hi > M / 2 decides alone. */
     ff_vd half_m = ff_vd_mul(M, ff_vd_set(0.5));
@@ -890,10 +918,17 @@ static inline void ff_stage(ff_block *b, size_t j, ff_vd xd, ff_vd N, ff_vd Nl, 
     ff_vm fast = ff_vm_and(ff_vm_and(ff_vd_le(N, two96), ff_vd_le(M, two96)), ff_vd_le(md, two52));
     ff_vd reach = ff_vd_mul(ff_vd_add(ff_vd_div(N, M), ff_vd_set(1.0)), md);
     fast = ff_vm_and(fast, ff_vd_lt(reach, ff_vd_set(FF_TWO50_D)));
-    /* A wide lane's quotients must stay below 2**49 (ff_floordiv_dd): both
-     * |v| and max_den below 2**48 (reach bounds both). */
-    const ff_vm wide = ff_vm_or(ff_vd_lt(two52, N), ff_vd_lt(two52, M));
+    /* Wide: N not one exact double of at most 53 bits.  A huge M alone is no
+     * reason (see "Signs" at the top).  A wide lane's quotients
+     * must stay below 2**49 (ff_floordiv_dd): both |v| and max_den below
+     * 2**48 (reach bounds both). */
+    const ff_vm wide =
+        ff_vm_or(ff_vd_lt(ff_vd_set(FF_TWO53_D), N), ff_vd_ne(Nl, ff_vd_set(0.0)));
     fast = ff_vm_and(fast, ff_vm_not(ff_vm_and(wide, ff_vd_le(ff_vd_set(FF_TWO48_D), reach))));
+    /* The one case where the search of |v| is not v's answer negated: a
+     * bound of 1 and v a half-integer (a tie CPython breaks toward floor(v)). */
+    fast = ff_vm_and(fast, ff_vm_not(ff_vm_and(ff_vd_eq(md, ff_vd_set(1.0)),
+                                               ff_vd_lt(xd, ff_vd_set(0.0)))));
     slow = ff_vm_or(slow, ff_vm_not(fast));
     const size_t o = j * FF_W;
     const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0);
