@@ -1125,7 +1125,8 @@ static inline void ff_round_tables_init(ff_round_tables *t, int digits) {
 
 /* Python's round(v, digits - 1 - floor(log10|v|)) for the lanes where two
  * double-precision shortcuts are provably exact (ff_round_significant is
- * the reference); the others are flagged in *slow.
+ * the reference), in two halves (ff_round_scale, then ff_round_at); the
+ * others are flagged slow.
  *
  *   - floor(log10|v|) = c: with c0 = floor(log2|v| * log10 2) (c or c - 1),
  *     c follows from one comparison with 10**(c0+1).  Only within 1e-12
@@ -1136,10 +1137,13 @@ static inline void ff_round_tables_init(ff_round_tables *t, int digits) {
  *     With hi < 2**52, t = hi - floor(hi) and t - 1/2 are exact, and the
  *     sign of (t - 1/2) + lo is that of X - floor(hi) - 1/2: round half to
  *     even without error.  N * 10**-s is then one correctly rounded division
- *     (Clinger's fast path: N and 10**s exact), as in the reference. */
-static inline ff_vd ff_round_digits(ff_vd v, double digits, const ff_vd_table32 *down_tab,
-                                    double down_base, ff_vm *slow) {
-    const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0), half = ff_vd_set(0.5);
+ *     (Clinger's fast path: N and 10**s exact), as in the reference.
+ *
+ * The first half: s (as a double) for every lane, NaN where the first
+ * shortcut fails (then the lane is slow unless v is 0). */
+static inline ff_vd ff_round_scale(ff_vd v, double digits, const ff_vd_table32 *down_tab,
+                                   double down_base) {
+    const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0);
     const ff_vd ax = ff_vd_abs(v);
     const ff_vd e2 = ff_vd_ilogb(ax);
     ff_vm ok = ff_vm_and(ff_vd_le(ff_vd_set(-90.0), e2), ff_vd_le(e2, ff_vd_set(90.0)));
@@ -1160,8 +1164,15 @@ static inline ff_vd ff_round_digits(ff_vd v, double digits, const ff_vd_table32 
     const ff_vd m = ff_vd_blend(up, ff_vd_mul(r, ff_vd_set(10.0)), r); /* |v| / 10**c, in [1, 10) */
     ok = ff_vm_and(
         ok, ff_vm_and(ff_vd_le(ff_vd_set(1.0 + 1e-12), m), ff_vd_le(m, ff_vd_set(10.0 - 1e-11))));
-    const ff_vd s = ff_vd_sub(ff_vd_set(digits - 1.0), c);
-    ok = ff_vm_and(ok, ff_vm_and(ff_vd_le(zero, s), ff_vd_le(s, ff_vd_set(22.0))));
+    return ff_vd_blend(ok, ff_vd_set(NAN), ff_vd_sub(ff_vd_set(digits - 1.0), c));
+}
+
+/* The second half, from ff_round_scale's s; lanes that cannot be done here
+ * are added to *slow. */
+static inline ff_vd ff_round_at(ff_vd v, ff_vd s, ff_vm *slow) {
+    const ff_vd zero = ff_vd_set(0.0), one = ff_vd_set(1.0), half = ff_vd_set(0.5);
+    const ff_vd ax = ff_vd_abs(v);
+    ff_vm ok = ff_vm_and(ff_vd_le(zero, s), ff_vd_le(s, ff_vd_set(22.0))); /* NaN: not ok */
     const ff_vd P = ff_vd_pow10_exact(ff_vd_blend(ok, zero, s));
     const ff_vd hi = ff_vd_mul(ax, P);
     const ff_vd lo = ff_vd_fmadd(ax, P, ff_vd_mul(hi, ff_vd_set(-1.0)));
@@ -1177,6 +1188,14 @@ static inline ff_vd ff_round_digits(ff_vd v, double digits, const ff_vd_table32 
     return ff_vd_blend(ff_vd_eq(v, zero), ff_vd_copysign(ff_vd_div(N, P), v), v);
 }
 
+/* to_float works on blocks of FF_TF_VECS vectors, in three passes: the
+ * quotients, then ff_round_scale, then ff_round_at.  Each pass is a loop of
+ * independent iterations with one table lookup on its chain of latencies;
+ * in one loop the whole chain (two divisions, two lookups) was longer than
+ * the out-of-order window could cover, and the loop ran at the chain's pace
+ * rather than the instructions'. */
+#define FF_TF_VECS 16
+
 /* ff_to_float_avx2 / ff_to_float_avx512: out[i] = num[i] / den[i] correctly
  * rounded, then rounded to digits significant digits when digits > 0:
  * ff_to_float's contract. */
@@ -1187,20 +1206,32 @@ void FF_NAME(ff_to_float)(const int64_t *num, const int64_t *den, size_t n, int 
     ff_round_tables_init(&tables, digits);
     const ff_vd_table32 down_tab = ff_vd_table32_load(tables.down);
     const double down_base = (double)tables.down_base, digits_d = (double)digits;
-    for (size_t i = 0; i < n; i += FF_W) {
-        const size_t count = n - i;
-        ff_vm slow = ff_vd_lt(ff_vd_set(0.0), ff_vd_set(0.0)); /* no lane */
-        /* |num|, den < 2**51: exact doubles, and one division rounds once. */
-        const ff_vd a = ff_vd_load_i64(num + i, count, &slow);
-        const ff_vd b = ff_vd_load_i64(den + i, count, &slow);
-        ff_vd v = ff_vd_div(a, ff_vd_blend(slow, b, ff_vd_set(1.0)));
-        if (digits > 0) v = ff_round_digits(v, digits_d, &down_tab, down_base, &slow);
-        ff_vd_store_f64(out + i, v, count);
-        unsigned bad = ff_vm_bits(slow) & (count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1);
-        for (; bad; bad &= bad - 1) {
-            const size_t k = i + (size_t)__builtin_ctz(bad);
-            const double w = ff_ratio_to_f64(num[k], den[k]);
-            out[k] = digits > 0 ? ff_round_significant(w, digits) : w;
+    ff_vd v[FF_TF_VECS], s[FF_TF_VECS];
+    ff_vm slow[FF_TF_VECS];
+    for (size_t start = 0; start < n; start += FF_TF_VECS * FF_W) {
+        const size_t len = n - start < FF_TF_VECS * FF_W ? n - start : FF_TF_VECS * FF_W;
+        const size_t nv = (len + FF_W - 1) / FF_W;
+        for (size_t j = 0; j < nv; ++j) {
+            const size_t i = start + j * FF_W, count = len - j * FF_W;
+            slow[j] = ff_vd_lt(ff_vd_set(0.0), ff_vd_set(0.0)); /* no lane */
+            /* |num|, den < 2**51: exact doubles, and one division rounds once. */
+            const ff_vd a = ff_vd_load_i64(num + i, count, &slow[j]);
+            const ff_vd b = ff_vd_load_i64(den + i, count, &slow[j]);
+            v[j] = ff_vd_div(a, ff_vd_blend(slow[j], b, ff_vd_set(1.0)));
+        }
+        if (digits > 0) {
+            for (size_t j = 0; j < nv; ++j) s[j] = ff_round_scale(v[j], digits_d, &down_tab, down_base);
+            for (size_t j = 0; j < nv; ++j) v[j] = ff_round_at(v[j], s[j], &slow[j]);
+        }
+        for (size_t j = 0; j < nv; ++j) {
+            const size_t i = start + j * FF_W, count = len - j * FF_W;
+            ff_vd_store_f64(out + i, v[j], count);
+            unsigned bad = ff_vm_bits(slow[j]) & (count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1);
+            for (; bad; bad &= bad - 1) {
+                const size_t k = i + (size_t)__builtin_ctz(bad);
+                const double w = ff_ratio_to_f64(num[k], den[k]);
+                out[k] = digits > 0 ? ff_round_significant(w, digits) : w;
+            }
         }
     }
 }
