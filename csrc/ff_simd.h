@@ -905,7 +905,8 @@ FF_DEFINE_SHORTEST_HALF(bf16)
 
 /* The rest of pass A, common to every source of x and of the bound: checks
  * the fast domain, parks slow lanes on 0 / 1, signs N (and its low part
- * Nl), stores lane j and whether it starts wide (|N| or M above 2**52). */
+ * Nl), stores lane j and whether it starts wide (N not one double of at
+ * most 53 bits: see "Signs" at the top). */
 static inline void ff_stage(ff_block *b, size_t j, ff_vd xd, ff_vd N, ff_vd Nl, ff_vd M, ff_vd md,
                             ff_vm slow) {
     const ff_vd two52 = ff_vd_set(FF_TWO52_D), two96 = ff_vd_set(FF_TWO96_D);
