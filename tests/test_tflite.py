@@ -30,10 +30,11 @@ def x() -> np.ndarray:
     return np.random.default_rng(0).normal(size=(37, 6, 2)).astype(np.float32)
 
 
+@pytest.mark.parametrize("kernels", ["default", "reference"])
 @pytest.mark.parametrize(("quantization", "tolerance"), [("float32", 1e-5), ("float16", 1e-2), ("int8", 5e-2)])
-def test_outputs_match_keras(model, flatbuffers, x, quantization, tolerance) -> None:
+def test_outputs_match_keras(model, flatbuffers, x, quantization, tolerance, kernels) -> None:
     want = model.predict(x, verbose=0)
-    got = tflite.predict(flatbuffers[quantization], x, batch_size=10)
+    got = tflite.predict(flatbuffers[quantization], x, batch_size=10, kernels=kernels)
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, atol=tolerance)
 
@@ -56,3 +57,5 @@ def test_bad_arguments(model, flatbuffers, x) -> None:
         tflite.convert(model, "int4")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="batch_size"):
         tflite.predict(flatbuffers["float32"], x, batch_size=0)
+    with pytest.raises(ValueError, match="kernels must be 'default' or 'reference', not 'xnnpack'"):
+        tflite.predict(flatbuffers["float32"], x, kernels="xnnpack")  # type: ignore[arg-type]

@@ -79,7 +79,12 @@ def convert(model: Any, quantization: Quantization = "float32") -> bytes:
 
 
 def predict(
-    tflite_model: bytes, x: np.ndarray, *, batch_size: int = 512, num_threads: int | None = None
+    tflite_model: bytes,
+    x: np.ndarray,
+    *,
+    batch_size: int = 512,
+    num_threads: int | None = None,
+    kernels: Literal["default", "reference"] = "default",
 ) -> np.ndarray:
     """Run a single-input, single-output TFLite model on ``x`` with LiteRT.
 
@@ -97,17 +102,30 @@ def predict(
         Rows per interpreter call.
     num_threads : int, optional
         Interpreter threads (LiteRT's default when None).
+    kernels : {"default", "reference"}
+        ``"default"``: LiteRT's optimised kernels (XNNPACK), what a
+        deployment runs; they choose code by CPU, so int8 results can differ
+        between machines in the sixth significant digit.  ``"reference"``:
+        its reference kernels (``OpResolverType.BUILTIN_REF``), the same
+        arithmetic on every CPU, for figures that must reproduce anywhere.
 
     Returns
     -------
     numpy.ndarray
         The outputs for every row of ``x``.
     """
-    from ai_edge_litert.interpreter import Interpreter  # deferred like TensorFlow
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # deferred like TensorFlow
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, not {batch_size}")
-    interpreter = Interpreter(model_content=tflite_model, num_threads=num_threads)
+    resolvers = {"default": OpResolverType.AUTO, "reference": OpResolverType.BUILTIN_REF}
+    if kernels not in resolvers:
+        raise ValueError(f"kernels must be 'default' or 'reference', not {kernels!r}")
+    interpreter = Interpreter(
+        model_content=tflite_model,
+        num_threads=num_threads,
+        experimental_op_resolver_type=resolvers[kernels],
+    )
     (inp,) = interpreter.get_input_details()
     (out,) = interpreter.get_output_details()
     x = np.asarray(x, dtype=inp["dtype"])
