@@ -1221,13 +1221,15 @@ void FF_NAME(ff_to_float)(const int64_t *num, const int64_t *den, size_t n, int 
             v[j] = ff_vd_div(a, ff_vd_blend(slow[j], b, ff_vd_set(1.0)));
         }
         if (digits > 0) {
-            for (size_t j = 0; j < nv; ++j) s[j] = ff_round_scale(v[j], digits_d, &down_tab, down_base);
+            for (size_t j = 0; j < nv; ++j)
+                s[j] = ff_round_scale(v[j], digits_d, &down_tab, down_base);
             for (size_t j = 0; j < nv; ++j) v[j] = ff_round_at(v[j], s[j], &slow[j]);
         }
         for (size_t j = 0; j < nv; ++j) {
             const size_t i = start + j * FF_W, count = len - j * FF_W;
             ff_vd_store_f64(out + i, v[j], count);
-            unsigned bad = ff_vm_bits(slow[j]) & (count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1);
+            const unsigned lanes = count >= FF_W ? (1u << FF_W) - 1 : (1u << count) - 1;
+            unsigned bad = ff_vm_bits(slow[j]) & lanes;
             for (; bad; bad &= bad - 1) {
                 const size_t k = i + (size_t)__builtin_ctz(bad);
                 const double w = ff_ratio_to_f64(num[k], den[k]);
